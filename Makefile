@@ -1,0 +1,55 @@
+# Two commands on a fresh machine: `make run` and `make test`. Everything else here serves them.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: run test deps dev-deps vendor translations extract-messages lock bench bench-quick clean
+
+run: deps vendor translations  ## serve on http://127.0.0.1:5000 with SQLite (WAL) under instance/
+	$(PY) wsgi.py
+
+test: dev-deps vendor translations  ## every test; CI sets PICKET_REQUIRE_SERVICES=1 so nothing may be skipped
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+$(VENV)/.deps: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+$(VENV)/.dev-deps: $(VENV)/.deps requirements-dev.txt
+	$(PIP) install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+deps: $(VENV)/.deps
+dev-deps: $(VENV)/.dev-deps
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	touch $@
+
+vendor: node_modules/.installed  ## copy pinned browser builds from node_modules into static/vendor
+	mkdir -p static/vendor
+	cp node_modules/socket.io-client/dist/socket.io.min.js static/vendor/socket.io.min.js
+
+translations: deps  ## compile the Russian and English catalogues
+	$(VENV)/bin/pybabel compile -q -d coordinator/translations
+
+extract-messages: deps  ## refresh the catalogues after changing texts
+	$(VENV)/bin/pybabel extract -q -F babel.cfg -o coordinator/translations/messages.pot .
+	$(VENV)/bin/pybabel update -q -i coordinator/translations/messages.pot -d coordinator/translations
+
+lock:  ## re-pin requirements.txt from requirements.in in a scratch venv
+	rm -rf /tmp/pq-lock && $(PYTHON) -m venv /tmp/pq-lock
+	/tmp/pq-lock/bin/pip install --quiet -r requirements.in
+	(echo "# Generated from requirements.in with make lock; every runtime package pinned."; /tmp/pq-lock/bin/pip freeze) > requirements.txt
+
+bench: dev-deps vendor translations  ## the load benchmark (see README); N=5000 for the big run
+	$(PY) bench/run.py --clients $${N:-1000}
+
+bench-quick: dev-deps vendor translations
+	$(PY) bench/run.py --clients 200 --modes eventlet
+
+clean:
+	rm -rf $(VENV) node_modules static/vendor .pytest_cache .hypothesis

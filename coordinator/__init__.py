@@ -1,0 +1,77 @@
+"""Picket Queue: the app factory."""
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from pathlib import Path
+
+from flask import Flask, current_app
+
+from .config import Defaults
+from .domain import Queue, Store, SystemClock
+from .domain.store import configure_engine
+from .extensions import babel, db, migrate, socketio
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the app: defaults, then instance/config.py, then PICKET_* environment variables, then test_config."""
+    app = Flask(__name__, instance_relative_config=True, template_folder=str(ROOT / "templates"),
+                static_folder=str(ROOT / "static"))
+    app.config.from_object(Defaults)
+    if test_config is None:
+        app.config.from_pyfile("config.py", silent=True)
+        app.config.from_prefixed_env("PICKET")
+    else:
+        app.config.update(test_config)
+    os.makedirs(app.instance_path, exist_ok=True)
+    _secret_key(app)
+    _quiet_logs(app)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
+    from .i18n import init_app as init_i18n
+    init_i18n(app)
+    socketio.init_app(
+        app, async_mode=app.config["ASYNC_MODE"], message_queue=app.config["MESSAGE_QUEUE"],
+        cors_allowed_origins=app.config["CORS_ALLOWED_ORIGINS"] or [],
+        max_http_buffer_size=app.config["MAX_HTTP_BUFFER_SIZE"], ping_interval=app.config["PING_INTERVAL"],
+        ping_timeout=app.config["PING_TIMEOUT"], logger=False, engineio_logger=False,
+        json=None, always_connect=False, manage_session=True)
+    with app.app_context():
+        engine = configure_engine(db.engine)
+        app.extensions["queue"] = Queue(Store(engine), app.config.get("CLOCK") or SystemClock())
+
+    from . import api, pages, security, sockets
+    app.register_blueprint(api.bp)
+    app.register_blueprint(pages.bp)
+    security.init_app(app)
+    sockets.init_app(app)
+    from . import cli
+    cli.init_app(app)
+    return app
+
+
+def queue() -> Queue:
+    """The engine bound to the current app."""
+    return current_app.extensions["queue"]
+
+
+def _secret_key(app: Flask) -> None:
+    """Use the configured secret key, or one generated once and kept in the instance folder."""
+    if app.config.get("SECRET_KEY"):
+        return
+    path = Path(app.instance_path) / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    app.config["SECRET_KEY"] = path.read_text().strip()
+
+
+def _quiet_logs(app: Flask) -> None:
+    """No request lines (they start with the client's IP) and no payload dumps in any log."""
+    for name in ("werkzeug", "engineio", "socketio", "engineio.server", "socketio.server", "eventlet.wsgi",
+                 "geventwebsocket.handler"):
+        logging.getLogger(name).setLevel(logging.ERROR)

@@ -1,0 +1,38 @@
+"""Default settings. Override them in instance/config.py or with PICKET_* environment variables."""
+
+
+class Defaults:
+    """Values used when nothing else is configured."""
+
+    SECRET_KEY = None  # generated into instance/secret_key on first start when not configured
+    SQLALCHEMY_DATABASE_URI = "sqlite:///picket.db"  # relative: lands in the instance folder
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {}
+    # Socket.IO
+    ASYNC_MODE = "eventlet"            # eventlet | gevent | threading; the entry point patches for the first two
+    MESSAGE_QUEUE = None               # e.g. redis://127.0.0.1:6379/0 to run several server processes
+    CORS_ALLOWED_ORIGINS: list | None = None  # None: same origin only; never "*"
+    MAX_HTTP_BUFFER_SIZE = 16_384      # bytes; the product's messages are tiny
+    PING_INTERVAL = 20
+    PING_TIMEOUT = 20
+    MAX_CONNECTIONS = 6000             # eventlet's WSGI server allows 1024 by default
+    # Time
+    RUN_TICKER = True
+    TICK_SECONDS = 0.5
+    PURGE_SECONDS = 60
+    # HTTP
+    MAX_CONTENT_LENGTH = 64 * 1024
+    HOST = "127.0.0.1"
+    PORT = 5000
+    # Rate limits per socket connection: actions per window
+    ACTION_BURST = 30
+    ACTION_WINDOW_SECONDS = 10
+    CREATE_LIMIT_PER_MINUTE = 30      # event creations per process per minute
+    # Web Push (VAPID); keys are generated into the instance folder when not configured
+    VAPID_PRIVATE_KEY = None
+    VAPID_SUBJECT = "mailto:admin@localhost"
+    PUSH_ALLOW_INSECURE = False        # tests point subscriptions at an http:// endpoint on 127.0.0.1
+    # i18n
+    LANGUAGES = ["ru", "en"]
+    BABEL_DEFAULT_LOCALE = "ru"
+    SESSION_COOKIE_SAMESITE = "Strict"
+    SESSION_COOKIE_HTTPONLY = True

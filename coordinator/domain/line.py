@@ -1,0 +1,194 @@
+"""The line: ordering by rank, inserting at a position, and the due transitions of a live event."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from .models import LINE_STATES, Entry, Event, LogRow, Spot
+
+GAP = 1 << 20  # room between ranks, so a move rarely renumbers the line
+
+
+@dataclass
+class Ctx:
+    """Everything one transaction on one event needs, and what it changed."""
+
+    session: Session
+    event: Event
+    now: int
+    actor: str = "system"
+    changed: bool = False
+    touched: set = field(default_factory=set)   # participant ids whose own view changed
+    announcement: dict | None = None
+    logs: list = field(default_factory=list)
+
+    def log(self, action: str, entry: Entry | None = None, detail: str = "") -> None:
+        """Record an action for the event log (pseudonyms are joined in only when the log is shown)."""
+        self.changed = True
+        self.logs.append(LogRow(event_id=self.event.id, at=self.now, actor=self.actor[:60], action=action,
+                                ticket=entry.ticket if entry else None, detail=detail[:500]))
+
+    def touch(self, entry: Entry) -> None:
+        """Mark an entry's owner as needing a fresh personal view."""
+        self.changed = True
+        if entry.participant_id:
+            self.touched.add(entry.participant_id)
+
+
+def line(ctx: Ctx) -> list[Entry]:
+    """Entries holding a place in line, in order."""
+    return list(ctx.session.scalars(
+        select(Entry).where(Entry.event_id == ctx.event.id, Entry.state.in_(LINE_STATES))
+        .order_by(Entry.rank, Entry.id)))
+
+
+def line_ids(session: Session, event_id: int) -> list[int]:
+    """Ids of the entries in line, in order (cheap; used to describe how positions moved)."""
+    return list(session.scalars(
+        select(Entry.id).where(Entry.event_id == event_id, Entry.state.in_(LINE_STATES))
+        .order_by(Entry.rank, Entry.id)))
+
+
+def active_spots(ctx: Ctx) -> list[Spot]:
+    """Spots in use, in display order."""
+    return list(ctx.session.scalars(
+        select(Spot).where(Spot.event_id == ctx.event.id, Spot.active.is_(True)).order_by(Spot.sort, Spot.id)))
+
+
+def holders(ctx: Ctx) -> tuple[dict, dict]:
+    """Per spot id: the entry on it, and the entry called to it."""
+    on, called = {}, {}
+    for e in ctx.session.scalars(select(Entry).where(Entry.event_id == ctx.event.id,
+                                                     Entry.state.in_(("called", "on_spot")))):
+        (on if e.state == "on_spot" else called)[e.spot_id] = e
+    return on, called
+
+
+def place(ctx: Ctx, entry: Entry, position: int | None) -> None:
+    """Put an entry into the line at a 1-based position (None: at the end)."""
+    others = [e for e in line(ctx) if e.id != entry.id]
+    if position is None or position > len(others):
+        top = ctx.session.scalar(select(func.max(Entry.rank)).where(Entry.event_id == ctx.event.id)) or 0
+        entry.rank = top + GAP
+        return
+    position = max(1, position)
+    before = others[position - 2].rank if position >= 2 else others[0].rank - 2 * GAP
+    after = others[position - 1].rank
+    if after - before < 2:  # no room left: renumber the line
+        for i, e in enumerate(others, start=1):
+            e.rank = i * GAP * 2
+        before = others[position - 2].rank if position >= 2 else 0
+        after = others[position - 1].rank
+    entry.rank = (before + after) // 2
+
+
+def clear_call(entry: Entry) -> None:
+    """Forget the spot and times of a call."""
+    entry.spot_id = None
+    entry.called_at = entry.deadline_at = entry.arrived_at = None
+
+
+def call(ctx: Ctx, entry: Entry, spot: Spot, busy_until: int | None) -> None:
+    """Call a person to a spot; they must check in within the grace time after the spot frees."""
+    entry.state, entry.spot_id, entry.called_at, entry.arrived_at = "called", spot.id, ctx.now, None
+    entry.deadline_at = max(ctx.now, busy_until or ctx.now) + ctx.event.grace_ms
+    ctx.event.calls += 1
+    ctx.session.flush()
+    ctx.touch(entry)
+    ctx.log("call", entry, spot.label)
+
+
+def start_slot(ctx: Ctx, entry: Entry) -> None:
+    """The called person is at the free spot: their slot starts now."""
+    entry.state, entry.started_at = "on_spot", ctx.now
+    entry.ends_at = ctx.now + ctx.event.slot_ms
+    entry.deadline_at = None
+    ctx.session.flush()
+    ctx.touch(entry)
+    ctx.log("start", entry)
+
+
+def finish(ctx: Ctx, entry: Entry, state: str = "done", action: str = "finish") -> None:
+    """End an entry's time in line or on the spot, freeing the spot."""
+    was_on_spot = entry.state == "on_spot"
+    entry.state, entry.finished_at = state, ctx.now
+    if state == "done" and was_on_spot:
+        ctx.event.held += 1
+    entry.deadline_at = None
+    ctx.session.flush()
+    ctx.touch(entry)
+    ctx.log(action, entry)
+
+
+def no_show(ctx: Ctx, entry: Entry) -> None:
+    """Grace ran out: back into line a few places down the first time, out of the line the second time."""
+    entry.misses += 1
+    ctx.event.noshows += 1
+    clear_call(entry)
+    if entry.misses <= 1:
+        entry.state = "waiting"
+        ctx.session.flush()
+        place(ctx, entry, ctx.event.miss_back + 1)
+        ctx.touch(entry)
+        ctx.log("no_show", entry, "moved back")
+    else:
+        entry.state, entry.finished_at = "missed", ctx.now
+        ctx.touch(entry)
+        ctx.log("no_show", entry, "out")
+    ctx.session.flush()
+
+
+def next_waiting(ctx: Ctx) -> Entry | None:
+    """The first person in line who is not away."""
+    return ctx.session.scalars(
+        select(Entry).where(Entry.event_id == ctx.event.id, Entry.state == "waiting")
+        .order_by(Entry.rank, Entry.id).limit(1)).first()
+
+
+def advance(ctx: Ctx) -> None:
+    """Apply every transition that is due now, until none is (slot ends, no-shows, starts, automatic calls)."""
+    ev = ctx.event
+    if ev.state != "live":
+        return
+    for _ in range(1000):  # each round changes something or stops; the bound only guards against a bug
+        progressed = False
+        on, called = holders(ctx)
+        for spot in active_spots(ctx):
+            cur, nxt = on.get(spot.id), called.get(spot.id)
+            if cur and cur.ends_at <= ctx.now:
+                finish(ctx, cur, "done", "slot_end")
+                cur, progressed = None, True
+            if nxt and nxt.arrived_at is None and nxt.deadline_at <= ctx.now:
+                no_show(ctx, nxt)
+                nxt, progressed = None, True
+            if nxt and nxt.arrived_at is not None and cur is None:
+                start_slot(ctx, nxt)
+                cur, nxt, progressed = nxt, None, True
+            if nxt is None and ev.auto_call and (cur is None or cur.ends_at - ev.lead_ms <= ctx.now):
+                person = next_waiting(ctx)
+                if person is not None:
+                    call(ctx, person, spot, cur.ends_at if cur else None)
+                    progressed = True
+        if not progressed:
+            return
+
+
+def next_due(ctx: Ctx) -> int | None:
+    """When the ticker must next look at this event (None: nothing scheduled)."""
+    ev = ctx.event
+    if ev.state != "live":
+        return None
+    on, called = holders(ctx)
+    has_waiting = next_waiting(ctx) is not None
+    times = []
+    for spot in active_spots(ctx):
+        cur, nxt = on.get(spot.id), called.get(spot.id)
+        if cur:
+            times.append(cur.ends_at)
+            if nxt is None and has_waiting and ev.auto_call:
+                times.append(cur.ends_at - ev.lead_ms)
+        if nxt and nxt.arrived_at is None:
+            times.append(nxt.deadline_at)
+    return min(times) if times else None

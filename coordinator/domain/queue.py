@@ -1,0 +1,339 @@
+"""The queue engine's entry points: create, authenticate, perform an action, tick, snapshot, purge.
+
+This module and the rest of `coordinator.domain` import no Flask; the web layers call these methods and turn the
+returned `Outcome`s into broadcasts.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from . import line as ln
+from . import validation as v
+from . import views
+from .actions import ACTIONS, Principal, apply_settings, spot_labels
+from .errors import BadRequest, Conflict, DomainError, Forbidden, NotFound, Unauthorized
+from .models import PURGE_ORDER, Connection, Coordinator, Event, Operation, Participant, Spot
+from .store import Store
+from .tokens import hash_token, new_slug, new_token, valid_token
+
+
+@dataclass
+class Outcome:
+    """What one transaction did, for the caller's answer and for the broadcasts."""
+
+    event_id: int
+    slug: str
+    result: dict = field(default_factory=dict)
+    v: int = 0
+    prev_v: int = 0
+    changed: bool = False
+    replay: bool = False
+    purged: bool = False
+    public: dict | None = None
+    observer_public: dict | None = None
+    gone: list = field(default_factory=list)
+    moves: list = field(default_factory=list)
+    touched: set = field(default_factory=set)
+    announcement: dict | None = None
+    server_now: int = 0
+    revoked: list = field(default_factory=list)
+
+
+class Queue:
+    """The engine over one database."""
+
+    def __init__(self, store: Store, clock):
+        self.store = store
+        self.clock = clock
+
+    # ------------------------------------------------------------ events
+
+    def create_event(self, spec: dict) -> tuple[dict, str]:
+        """Create an event from a spec; returns its public block and the owner's coordinator token (shown once)."""
+        spec = v.only_fields(spec, {"title", "location", "lat", "lon", "spots", "label", "state", "passphrase_hash",
+                                    *ACTIONS[("coordinator", "settings")].fields}, "event")
+        now = self.clock.now()
+        title = v.plain_text(spec.get("title"), "title", 120)
+        ev = Event(slug=new_slug(), title=title, state="open", created_at=now, version=1)
+        apply_settings(ev, {k: x for k, x in spec.items() if k != "title"})
+        if spec.get("state", "open") not in ("draft", "open"):
+            raise BadRequest("'state' must be 'draft' or 'open'.")
+        ev.state = spec.get("state", "open")
+        ev.lat = v.number(spec["lat"], "lat", -90, 90) if spec.get("lat") is not None else None
+        ev.lon = v.number(spec["lon"], "lon", -180, 180) if spec.get("lon") is not None else None
+        spots = spot_labels(spec.get("spots", [{"label": "A"}]))
+        label = v.plain_text(spec.get("label", "owner"), "label", 40)
+        token = new_token()
+        with self.store.write() as s:
+            s.add(ev)
+            s.flush()
+            for i, sp in enumerate(spots):
+                s.add(Spot(event_id=ev.id, label=sp["label"], sort=i))
+            s.add(Coordinator(event_id=ev.id, label=label, token_hash=hash_token(token), owner=True,
+                              created_at=now, passphrase_hash=spec.get("passphrase_hash")))
+            s.flush()
+            body = views.public(s, ev, now)
+        return body, token
+
+    def authenticate(self, auth: object) -> Principal:
+        """Who a connecting client is, from its `auth` payload; refuses bad or revoked credentials."""
+        auth = v.only_fields(auth, {"event", "participant", "coordinator"}, "auth")
+        slug = auth.get("event")
+        if not isinstance(slug, str) or not 4 <= len(slug) <= 16:
+            raise BadRequest("'event' is missing or malformed.")
+        if "participant" in auth and "coordinator" in auth:
+            raise BadRequest("Use either a participant or a coordinator token.")
+        with self.store.read() as s:
+            ev = s.scalars(select(Event).where(Event.slug == slug)).first()
+            if ev is None:
+                raise NotFound("No such event (it may have ended and been deleted).")
+            if "coordinator" in auth:
+                token = auth["coordinator"]
+                row = s.scalars(select(Coordinator).where(
+                    Coordinator.token_hash == hash_token(token))).first() if valid_token(token) else None
+                if row is None or row.event_id != ev.id or row.revoked_at is not None:
+                    raise Unauthorized("This coordinator link is not valid (or was revoked).")
+                return Principal("coordinator", ev.id, ev.slug, row.token_hash, coordinator_id=row.id,
+                                 label=row.label, owner=row.owner)
+            if "participant" in auth:
+                token = auth["participant"]
+                if not valid_token(token):
+                    raise Unauthorized("The participant token is malformed.")
+                th = hash_token(token)
+                row = s.scalars(select(Participant).where(Participant.token_hash == th)).first()
+                if row is not None and row.event_id != ev.id:
+                    raise Unauthorized("This token belongs to another event.")
+                return Principal("participant", ev.id, ev.slug, th, participant_id=row.id if row else None)
+            return Principal("observer", ev.id, ev.slug)
+
+    # ------------------------------------------------------------ actions
+
+    def perform(self, who: Principal, name: object, args: object, op: object) -> Outcome:
+        """Run one action atomically and idempotently; raises DomainError (nothing changed) when it cannot."""
+        if not isinstance(name, str):
+            raise BadRequest("'action' must be text.")
+        act = ACTIONS.get((who.role, name))
+        if act is None:
+            if any(n == name for _, n in ACTIONS) or name == "panic":
+                if not (name == "panic" and who.role == "coordinator"):
+                    raise Forbidden(f"A {who.role} may not '{name}'.")
+            else:
+                raise DomainError(f"Unknown action '{name}'.", "unknown_action")
+        op = v.op_id(op)
+        if name == "panic":
+            v.only_fields(args, set())
+            return self.panic(who)
+        args = v.only_fields(args, act.fields)
+        try:
+            return self._perform(who, act, args, op)
+        except IntegrityError:
+            # A constraint caught a race the locks should have prevented (or a duplicate op id): nothing changed.
+            raise Conflict("Someone else changed this at the same moment; look again and retry.")
+
+    def _perform(self, who: Principal, act, args: dict, op: str) -> Outcome:
+        now = self.clock.now()
+        with self.store.write() as s:
+            ev = self.store.lock_event(s, id=who.event_id)
+            if ev is None:
+                raise NotFound("No such event (it may have ended and been deleted).")
+            done = s.scalars(select(Operation).where(Operation.event_id == ev.id, Operation.actor == who.actor_key,
+                                                     Operation.op == op)).first()
+            if done is not None:
+                return Outcome(ev.id, ev.slug, json.loads(done.result), ev.version, ev.version, replay=True,
+                               server_now=now)
+            self._recheck(s, who)
+            if act.owner_only and not who.owner:
+                raise Forbidden("Only the event's owner may do this.")
+            if ev.state == "ended" and act.name not in ("settings", "leave", "delete_me", "set_push"):
+                raise DomainError("The event has ended.", "invalid_state")
+            ctx = ln.Ctx(s, ev, now, actor=who.actor_label)
+            before = ln.line_ids(s, ev.id)
+            result = act.handler(ctx, who, args)
+            ln.advance(ctx)
+            out = self._finish(ctx, before)
+            s.add(Operation(event_id=ev.id, actor=who.actor_key, op=op, created_at=now, result=json.dumps(result)))
+            out.result = result
+            if act.name == "revoke" and result.get("revoked"):
+                out.revoked.append(result["coordinator"])
+            return out
+
+    def _recheck(self, s, who: Principal) -> None:
+        """Credentials can be revoked while a socket stays open: check them inside the transaction."""
+        if who.role == "coordinator":
+            row = s.get(Coordinator, who.coordinator_id)
+            if row is None or row.revoked_at is not None:
+                raise Unauthorized("This coordinator link was revoked.")
+        elif who.role == "participant" and who.participant_id is None:
+            row = s.scalars(select(Participant).where(Participant.token_hash == who.token_hash)).first()
+            who.participant_id = row.id if row else None
+
+    def _finish(self, ctx: ln.Ctx, before: list[int]) -> Outcome:
+        """Bump the version (guarded), schedule the ticker and build the shared broadcast, inside the transaction."""
+        s, ev = ctx.session, ctx.event
+        out = Outcome(ev.id, ev.slug, v=ev.version, prev_v=ev.version, server_now=ctx.now)
+        if not ctx.changed:
+            return out
+        s.add_all(ctx.logs)
+        s.flush()
+        old = ev.version
+        due = ln.next_due(ctx)
+        line_after = ln.line_ids(s, ev.id)
+        for row in ctx.logs:
+            row.line = len(line_after)
+        res = s.execute(update(Event).where(Event.id == ev.id, Event.version == old)
+                        .values(version=old + 1, next_due_at=due).execution_options(synchronize_session=False))
+        if res.rowcount != 1:
+            raise Conflict("The event changed under this action; retry.")
+        s.refresh(ev)
+        out.changed, out.v, out.prev_v = True, ev.version, old
+        out.gone, out.moves = views.moves(before, line_after)
+        out.public = views.public(s, ev, ctx.now)
+        if ev.show_pseudonyms:
+            out.observer_public = views.public(s, ev, ctx.now, names=True)
+        out.touched = set(ctx.touched)
+        out.announcement = ctx.announcement
+        return out
+
+    def panic(self, who: Principal) -> Outcome:
+        """End the event and delete every row of it now."""
+        with self.store.write() as s:
+            ev = self.store.lock_event(s, id=who.event_id)
+            if ev is None:
+                raise NotFound("No such event.")
+            self._recheck(s, who)
+            out = Outcome(ev.id, ev.slug, {"purged": True}, purged=True, changed=True, server_now=self.clock.now())
+            self._delete_event(s, ev.id)
+        return out
+
+    # ------------------------------------------------------------ time
+
+    def tick(self) -> list[Outcome]:
+        """Apply due transitions of every live event; safe to run in any number of processes at once."""
+        now = self.clock.now()
+        with self.store.read() as s:
+            ids = list(s.scalars(select(Event.id).where(Event.state == "live", Event.next_due_at <= now)))
+        outs = []
+        for event_id in ids:
+            with self.store.write() as s:
+                ev = self.store.lock_event(s, id=event_id)
+                # Re-check under the lock: another process may have applied these transitions already.
+                if ev is None or ev.state != "live" or ev.next_due_at is None or ev.next_due_at > now:
+                    continue
+                ctx = ln.Ctx(s, ev, now)
+                before = ln.line_ids(s, ev.id)
+                ln.advance(ctx)
+                if not ctx.changed:  # nothing was really due: just reschedule
+                    ev.next_due_at = ln.next_due(ctx)
+                    continue
+                outs.append(self._finish(ctx, before))
+        return outs
+
+    def purge_due(self) -> list[str]:
+        """Delete every row of events whose retention time has passed; returns their slugs."""
+        now = self.clock.now()
+        with self.store.read() as s:
+            due = list(s.execute(select(Event.id, Event.slug).where(Event.purge_at.is_not(None),
+                                                                   Event.purge_at <= now)))
+        for event_id, _ in due:
+            with self.store.write() as s:
+                if self.store.lock_event(s, id=event_id) is not None:
+                    self._delete_event(s, event_id)
+        return [slug for _, slug in due]
+
+    def _delete_event(self, s, event_id: int) -> None:
+        for model in PURGE_ORDER:
+            column = model.id if model is Event else model.event_id
+            s.execute(delete(model).where(column == event_id))
+
+    # ------------------------------------------------------------ reads
+
+    def snapshot(self, who: Principal) -> dict:
+        """The full view for a caller's role, at one version."""
+        now = self.clock.now()
+        with self.store.read() as s:
+            ev = s.get(Event, who.event_id)
+            if ev is None:
+                raise NotFound("No such event (it may have ended and been deleted).")
+            if who.role == "coordinator":
+                row = s.get(Coordinator, who.coordinator_id)
+                if row is None or row.revoked_at is not None:
+                    raise Unauthorized("This coordinator link was revoked.")
+                return views.coordinator(s, ev, now, who.coordinator_id)
+            body = {"role": who.role, "v": ev.version, "server_now": now,
+                    "public": views.public(s, ev, now, names=who.role == "observer" and ev.show_pseudonyms),
+                    "announcements": views.announcements(s, ev)}
+            if who.role == "participant":
+                if who.participant_id is None:
+                    row = s.scalars(select(Participant).where(Participant.token_hash == who.token_hash)).first()
+                    who.participant_id = row.id if row else None
+                body["me"] = views.me(s, ev, who.participant_id, now, body["public"]["est"])
+            return body
+
+    def me(self, event_id: int, participant_id: int) -> dict:
+        """One participant's `me` message."""
+        now = self.clock.now()
+        with self.store.read() as s:
+            ev = s.get(Event, event_id)
+            if ev is None:
+                return {}
+            return {"v": ev.version, "server_now": now, "me": views.me(s, ev, participant_id, now)}
+
+    def presence(self, who: Principal, delta: int) -> bool:
+        """Count a connection coming or going (for 'online' / 'last seen'); no version bump. True if it changed."""
+        if who.role not in ("participant", "coordinator"):
+            return False
+        model, pk = (Participant, who.participant_id) if who.role == "participant" else (Coordinator,
+                                                                                        who.coordinator_id)
+        if pk is None:
+            return False
+        with self.store.write() as s:
+            s.execute(update(model).where(model.id == pk).values(
+                online=func.max(model.online + delta, 0) if self.store.engine.dialect.name == "sqlite"
+                else func.greatest(model.online + delta, 0), last_seen_at=self.clock.now()))
+        return True
+
+    def reset_presence(self) -> None:
+        """At start-up no connection exists yet (counts left over from a crash are stale)."""
+        with self.store.write() as s:
+            s.execute(update(Participant).where(Participant.online != 0).values(online=0))
+            s.execute(update(Coordinator).where(Coordinator.online != 0).values(online=0))
+
+    def push_targets(self, participant_ids: set[int]) -> list[tuple[int, str, dict]]:
+        """Push subscriptions of participants whose state just became 'called' (or near the front)."""
+        if not participant_ids:
+            return []
+        with self.store.read() as s:
+            rows = list(s.execute(select(Participant.id, Participant.push).where(
+                Participant.id.in_(participant_ids), Participant.push.is_not(None))))
+        return [(pid, "push", json.loads(sub)) for pid, sub in rows]
+
+    def console(self, event_id: int) -> dict | None:
+        """The coordinators' shared view of an event (None once it is deleted)."""
+        now = self.clock.now()
+        with self.store.read() as s:
+            ev = s.get(Event, event_id)
+            return views.coordinator(s, ev, now, None) if ev else None
+
+    def coordinator_connected(self, who: Principal, sid: str, connected: bool) -> None:
+        """Remember (or forget) an open coordinator socket."""
+        with self.store.write() as s:
+            if connected:
+                s.merge(Connection(sid=sid, event_id=who.event_id, coordinator_id=who.coordinator_id,
+                                   created_at=self.clock.now()))
+            else:
+                s.execute(delete(Connection).where(Connection.sid == sid))
+
+    def coordinator_sids(self, coordinator_id: int) -> list[str]:
+        """Open sockets of one coordinator, on any server process."""
+        with self.store.read() as s:
+            return list(s.scalars(select(Connection.sid).where(Connection.coordinator_id == coordinator_id)))
+
+    def coordinator_tokens_revoked(self, ids: list[int]) -> list[int]:
+        """Which of these coordinator ids are revoked."""
+        with self.store.read() as s:
+            return list(s.scalars(select(Coordinator.id).where(Coordinator.id.in_(ids),
+                                                               Coordinator.revoked_at.is_not(None))))

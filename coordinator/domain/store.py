@@ -1,0 +1,81 @@
+"""Database engines and transactions: SQLite in WAL mode with BEGIN IMMEDIATE writes, or PostgreSQL.
+
+Every write transaction first locks its event (`lock_event`): on PostgreSQL with SELECT ... FOR UPDATE, on SQLite by
+having started with BEGIN IMMEDIATE, which takes the database's single write lock. So all changes to one event are
+serialised across threads, greenlets and processes, and each check-then-act runs atomically.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator
+
+from sqlalchemy import create_engine, event as sa_event, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from .models import Event
+
+SQLITE_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=NORMAL",   # durable across process crashes in WAL mode (an OS crash may lose the last commit)
+    "PRAGMA foreign_keys=ON",
+    "PRAGMA secure_delete=ON",     # purged rows are overwritten, not just unlinked
+    "PRAGMA busy_timeout=30000",
+)
+
+
+def configure_engine(engine: Engine) -> Engine:
+    """Install SQLite pragmas and explicit BEGIN handling; a no-op for other databases."""
+    if engine.dialect.name != "sqlite" or getattr(engine, "_pq_configured", False):
+        return engine
+
+    @sa_event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):
+        dbapi_conn.isolation_level = None  # let us emit BEGIN ourselves (pysqlite would defer it)
+        cur = dbapi_conn.cursor()
+        for pragma in SQLITE_PRAGMAS:
+            cur.execute(pragma)
+        cur.close()
+
+    @sa_event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+    engine._pq_configured = True
+    return engine
+
+
+def make_engine(url: str, **kwargs) -> Engine:
+    """An engine for the domain core outside Flask (tests, tools)."""
+    return configure_engine(create_engine(url, **kwargs))
+
+
+class Store:
+    """Hands out read and write transactions on one engine."""
+
+    def __init__(self, engine: Engine):
+        self.engine = configure_engine(engine)
+        writer = engine.execution_options(sqlite_begin="IMMEDIATE") if engine.dialect.name == "sqlite" else engine
+        self._read = sessionmaker(engine, expire_on_commit=False)
+        self._write = sessionmaker(writer, expire_on_commit=False)
+        self.is_postgres = engine.dialect.name == "postgresql"
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """A transaction that may change data; commits on success, rolls back on any exception."""
+        with self._write() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A read-only transaction (a consistent snapshot on both databases in WAL / MVCC)."""
+        with self._read() as session, session.begin():
+            yield session
+
+    def lock_event(self, session: Session, **where) -> Event | None:
+        """Load an event and hold its lock until the transaction ends."""
+        query = select(Event).filter_by(**where)
+        if self.is_postgres:
+            query = query.with_for_update()
+        return session.scalars(query).first()

@@ -1,0 +1,105 @@
+"""The OpenAPI 3.1 document, built from the action registry so it cannot drift from the code."""
+from __future__ import annotations
+
+from .domain.actions import ACTIONS
+
+FIELD_SCHEMAS = {
+    "pseudonym": {"type": "string", "maxLength": 32}, "entry": {"type": "integer"}, "spot": {"type": "integer"},
+    "to": {"type": "integer", "minimum": 1}, "text": {"type": "string", "maxLength": 280},
+    "note": {"type": "string", "maxLength": 200}, "pause": {"type": "boolean"},
+    "label": {"type": "string", "maxLength": 40}, "coordinator": {"type": "integer"},
+    "title": {"type": "string", "maxLength": 120}, "location": {"type": "string", "maxLength": 200},
+    "subscription": {"type": ["object", "null"], "properties": {
+        "endpoint": {"type": "string"}, "keys": {"type": "object", "properties": {
+            "p256dh": {"type": "string"}, "auth": {"type": "string"}}}}},
+    "spots": {"type": "array", "items": {"type": "object", "properties": {
+        "id": {"type": "integer"}, "label": {"type": "string", "maxLength": 40}}, "required": ["label"]}},
+}
+for _k in ("show_pseudonyms", "auto_call", "pause_on_detain"):
+    FIELD_SCHEMAS[_k] = {"type": "boolean"}
+for _k in ("slot_ms", "grace_ms", "lead_ms", "max_queue", "ready_at", "miss_back", "purge_after_ms"):
+    FIELD_SCHEMAS[_k] = {"type": "integer"}
+
+ERROR = {"type": "object", "properties": {"ok": {"const": False}, "error": {
+    "type": "object", "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+    "required": ["code", "message"]}}}
+OP = {"type": "string", "pattern": "^[A-Za-z0-9_-]{8,64}$", "description": "client operation id (idempotency key)"}
+
+
+def _action_paths() -> dict:
+    paths = {}
+    by_name: dict[str, list] = {}
+    for (role, name), act in sorted(ACTIONS.items()):
+        by_name.setdefault(name, []).append(act)
+    for name, acts in sorted(by_name.items()):
+        fields = set().union(*(a.fields for a in acts))
+        roles = " or ".join(a.role for a in acts)
+        paths[f"/api/events/{{slug}}/actions/{name}"] = {"post": {
+            "operationId": f"action_{name}",
+            "summary": " / ".join(a.summary for a in acts),
+            "description": f"Who: {roles} (token in the X-Participant-Token or X-Coordinator-Token header).",
+            "parameters": [{"$ref": "#/components/parameters/slug"}],
+            "security": [{"participant": []}, {"coordinator": []}],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "additionalProperties": False, "required": ["op"],
+                "properties": {"op": OP, "args": {"type": "object", "additionalProperties": False,
+                                                  "properties": {f: FIELD_SCHEMAS.get(f, {}) for f in sorted(fields)}}},
+            }}}},
+            "responses": {"200": {"description": "done (or the stored answer to a repeated op)",
+                                  "content": {"application/json": {"schema": {"type": "object", "properties": {
+                                      "ok": {"const": True}, "result": {"type": "object"},
+                                      "v": {"type": "integer"}, "replay": {"type": "boolean"}}}}}},
+                          "4XX": {"$ref": "#/components/responses/error"}},
+        }}
+    paths["/api/events/{slug}/actions/panic"] = {"post": {
+        "operationId": "action_panic", "summary": "End the event and delete all of its data now (coordinator).",
+        "parameters": [{"$ref": "#/components/parameters/slug"}], "security": [{"coordinator": []}],
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {
+            "type": "object", "properties": {"op": OP}, "required": ["op"]}}}},
+        "responses": {"200": {"description": "deleted"}, "4XX": {"$ref": "#/components/responses/error"}}}}
+    return paths
+
+
+def document() -> dict:
+    """The whole document."""
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Picket Queue API", "version": "1.0.0",
+                 "description": "The same actions as the Socket.IO protocol (docs/protocol.md). Tokens travel in "
+                                "headers, never in URLs. Every action takes a client operation id `op`."},
+        "paths": {
+            "/api/events": {"post": {
+                "operationId": "create_event", "summary": "Create an event; answers the owner's coordinator token once.",
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["title"], "properties": {
+                        "title": FIELD_SCHEMAS["title"], "location": FIELD_SCHEMAS["location"],
+                        "lat": {"type": "number"}, "lon": {"type": "number"}, "spots": FIELD_SCHEMAS["spots"],
+                        "label": FIELD_SCHEMAS["label"], "state": {"enum": ["draft", "open"]},
+                        "passphrase": {"type": "string", "minLength": 8, "maxLength": 200},
+                        **{k: FIELD_SCHEMAS[k] for k in ("slot_ms", "grace_ms", "lead_ms", "max_queue", "ready_at",
+                                                          "miss_back", "purge_after_ms", "show_pseudonyms",
+                                                          "auto_call", "pause_on_detain")}}}}}},
+                "responses": {"201": {"description": "created"}, "4XX": {"$ref": "#/components/responses/error"}}}},
+            "/api/events/{slug}": {"get": {
+                "operationId": "observer_snapshot", "summary": "The public snapshot of an event.",
+                "parameters": [{"$ref": "#/components/parameters/slug"}],
+                "responses": {"200": {"description": "snapshot"}, "404": {"$ref": "#/components/responses/error"}}}},
+            "/api/events/{slug}/snapshot": {"get": {
+                "operationId": "snapshot", "summary": "The snapshot for the caller's role.",
+                "parameters": [{"$ref": "#/components/parameters/slug"}],
+                "security": [{"participant": []}, {"coordinator": []}, {}],
+                "responses": {"200": {"description": "snapshot"}, "4XX": {"$ref": "#/components/responses/error"}}}},
+            "/healthz": {"get": {"operationId": "health", "summary": "Liveness and database check.",
+                                 "responses": {"200": {"description": "ok"}}}},
+            **_action_paths(),
+        },
+        "components": {
+            "parameters": {"slug": {"name": "slug", "in": "path", "required": True,
+                                    "schema": {"type": "string", "minLength": 4, "maxLength": 16}}},
+            "securitySchemes": {
+                "participant": {"type": "apiKey", "in": "header", "name": "X-Participant-Token"},
+                "coordinator": {"type": "apiKey", "in": "header", "name": "X-Coordinator-Token"}},
+            "responses": {"error": {"description": "error with a stable code",
+                                    "content": {"application/json": {"schema": ERROR}}}},
+        },
+    }

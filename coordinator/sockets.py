@@ -1,0 +1,133 @@
+"""Socket.IO handlers: thin, over the engine. Each docstring says who sends the event and what is broadcast."""
+from __future__ import annotations
+
+import logging
+import time
+
+from flask import current_app, request, session
+from flask_socketio import join_room, leave_room
+
+from . import queue
+from .broadcast import coordinator_room, personal_room, publish, push_console, room
+from .domain import DomainError
+from .domain.validation import only_fields
+from .extensions import socketio
+
+log = logging.getLogger(__name__)
+INTERNAL = {"code": "internal", "message": "Something went wrong on the server; nothing was changed. Try again."}
+
+
+def error(e: DomainError) -> dict:
+    """An error acknowledgement."""
+    return {"ok": False, "error": e.as_dict()}
+
+
+def _rooms_for(who) -> list[str]:
+    rooms = [room(who.event_id, "all")]
+    if who.role == "observer":
+        rooms.append(room(who.event_id, "obs"))
+    elif who.role == "participant":
+        rooms.append(room(who.event_id, "par"))
+        if who.participant_id:
+            rooms.append(personal_room(who.participant_id))
+    else:
+        rooms += [room(who.event_id, "crd"), coordinator_room(who.coordinator_id)]
+    return rooms
+
+
+def _allow(limit: int, window: float) -> bool:
+    """A per-connection token bucket for actions (Flask-Limiter does not cover socket events)."""
+    now = time.monotonic()
+    tokens, last = session.get("bucket", (float(limit), now))
+    tokens = min(float(limit), tokens + (now - last) * limit / window)
+    if tokens < 1:
+        session["bucket"] = (tokens, now)
+        return False
+    session["bucket"] = (tokens - 1, now)
+    return True
+
+
+def on_connect(auth=None):
+    """Any client connects with `auth` naming the event and maybe a token; it gets its role's snapshot."""
+    q = queue()
+    try:
+        who = q.authenticate(auth if auth is not None else {})
+    except DomainError as e:
+        raise ConnectionRefusedError(e.as_dict())
+    session["who"] = who
+    for r in _rooms_for(who):
+        join_room(r)
+    if who.role == "coordinator":
+        q.coordinator_connected(who, request.sid, True)
+    if q.presence(who, +1):
+        push_console(current_app._get_current_object(), who.event_id)
+    socketio.emit("snapshot", q.snapshot(who), to=request.sid)
+
+
+def on_disconnect(reason=None):
+    """A client went away: its place in line is kept; coordinators see it as offline."""
+    who = session.get("who")
+    if who is None:
+        return
+    q = queue()
+    try:
+        if who.role == "coordinator":
+            q.coordinator_connected(who, request.sid, False)
+        if q.presence(who, -1):
+            push_console(current_app._get_current_object(), who.event_id)
+    except Exception:  # the event may have been purged meanwhile
+        log.warning("presence update failed on disconnect")
+
+
+def on_snapshot(data=None):
+    """Any client asks for the authoritative state (after a reconnect or when the page becomes visible)."""
+    who = session.get("who")
+    try:
+        return {"ok": True, "data": queue().snapshot(who)}
+    except DomainError as e:
+        return error(e)
+
+
+def on_action(data=None):
+    """A participant or coordinator acts; the ack carries the result, and the change is broadcast to the rooms."""
+    who = session.get("who")
+    app = current_app._get_current_object()
+    try:
+        data = only_fields(data, {"action", "op", "args"}, "data")
+        if not _allow(app.config["ACTION_BURST"], app.config["ACTION_WINDOW_SECONDS"]):
+            raise DomainError("Too many actions; wait a few seconds.", "rate_limited")
+        had = who.participant_id
+        out = queue().perform(who, data.get("action"), data.get("args"), data.get("op"))
+    except DomainError as e:
+        return error(e)
+    if who.role == "participant" and had != who.participant_id:
+        if had:
+            leave_room(personal_room(had))
+        if who.participant_id:
+            join_room(personal_room(who.participant_id))
+        session["who"] = who
+    publish(app, out)
+    return {"ok": True, "result": out.result, "v": out.v}
+
+
+def on_other(event, data=None):
+    """Any event name the protocol does not know."""
+    return {"ok": False, "error": {"code": "unknown_event", "message": f"Unknown event '{str(event)[:40]}'."}}
+
+
+def on_error(e):
+    """Never let a traceback reach a client: log it (without payloads) and answer a generic error."""
+    if isinstance(e, ConnectionRefusedError):
+        raise e  # a refused connection, not a failure: python-socketio turns it into connect_error
+    log.exception("socket handler failed")
+    return {"ok": False, "error": INTERNAL}
+
+
+def init_app(app) -> None:
+    """Register the handlers on the default namespace."""
+    socketio.on_event("connect", on_connect)
+    socketio.on_event("disconnect", on_disconnect)
+    socketio.on_event("snapshot", on_snapshot)
+    socketio.on_event("action", on_action)
+    socketio.on_event("*", on_other)
+    socketio.on_error_default(on_error)
