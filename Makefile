@@ -33,12 +33,16 @@ vendor: node_modules/.installed  ## copy pinned browser builds from node_modules
 	mkdir -p static/vendor
 	cp node_modules/socket.io-client/dist/socket.io.min.js static/vendor/socket.io.min.js
 
-translations: deps  ## compile the Russian and English catalogues
-	$(VENV)/bin/pybabel compile -q -d coordinator/translations
+translations: deps  ## compile the Russian and English catalogues of every UI area
+	for d in coordinator/translations/*/; do \
+	  if ls $$d*/LC_MESSAGES/messages.po >/dev/null 2>&1; then $(VENV)/bin/pybabel compile -d $$d || exit 1; fi; \
+	done
 
-extract-messages: deps  ## refresh the catalogues after changing texts
-	$(VENV)/bin/pybabel extract -q -F babel.cfg -o coordinator/translations/messages.pot .
-	$(VENV)/bin/pybabel update -q -i coordinator/translations/messages.pot -d coordinator/translations
+extract-messages: deps  ## refresh every area's catalogues after changing texts
+	for d in coordinator/translations/*/; do \
+	  $(VENV)/bin/pybabel extract -F $$d/babel.cfg -o /tmp/pq-messages.pot . && \
+	  $(VENV)/bin/pybabel update -i /tmp/pq-messages.pot -d $$d || exit 1; \
+	done
 
 lock:  ## re-pin requirements.txt from requirements.in in a scratch venv
 	rm -rf /tmp/pq-lock && $(PYTHON) -m venv /tmp/pq-lock

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def create_app(test_config: dict | None = None) -> Flask:
     """Build the app: defaults, then instance/config.py, then PICKET_* environment variables, then test_config."""
     app = Flask(__name__, instance_relative_config=True, template_folder=str(ROOT / "templates"),
-                static_folder=str(ROOT / "static"))
+                static_folder=str(ROOT / "static"), instance_path=os.environ.get("PICKET_INSTANCE_PATH") or None)
     app.config.from_object(Defaults)
     if test_config is None:
         app.config.from_pyfile("config.py", silent=True)

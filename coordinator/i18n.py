@@ -1,4 +1,6 @@
 """Russian and English: the language comes from an explicit choice (cookie), else the browser, else Russian."""
+from pathlib import Path
+
 from flask import Flask, current_app, request
 from flask_babel import get_locale
 
@@ -18,8 +20,10 @@ def select_locale() -> str:
 
 def init_app(app: Flask) -> None:
     """Bind Flask-Babel with catalogues from coordinator/translations."""
+    # One catalogue directory per area of the UI (core, participant, console), merged at run time.
+    areas = sorted(p for p in (Path(app.root_path) / "translations").iterdir() if p.is_dir())
     babel.init_app(app, locale_selector=select_locale,
-                   default_translation_directories=str(app.root_path) + "/translations")
+                   default_translation_directories=";".join(str(p) for p in areas))
 
     @app.context_processor
     def languages():
