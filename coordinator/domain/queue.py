@@ -128,11 +128,16 @@ class Queue:
             v.only_fields(args, set())
             return self.panic(who)
         args = v.only_fields(args, act.fields)
+        had = who.participant_id
         try:
             return self._perform(who, act, args, op)
         except IntegrityError:
+            who.participant_id = had  # the transaction rolled back: so does what it taught us about the caller
             # A constraint caught a race the locks should have prevented (or a duplicate op id): nothing changed.
             raise Conflict("Someone else changed this at the same moment; look again and retry.")
+        except Exception:
+            who.participant_id = had
+            raise
 
     def _perform(self, who: Principal, act, args: dict, op: str) -> Outcome:
         now = self.clock.now()
