@@ -42,7 +42,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         json=None, always_connect=False, manage_session=True)
     with app.app_context():
         engine = configure_engine(db.engine)
-        app.extensions["queue"] = Queue(Store(engine), app.config.get("CLOCK") or SystemClock())
+        clock = app.config.get("CLOCK") or SystemClock(app.config.get("CLOCK_OFFSET_MS", 0))
+        app.extensions["queue"] = Queue(Store(engine), clock)
 
     from . import api, pages, security, sockets
     app.register_blueprint(api.bp)

@@ -19,6 +19,7 @@ class Defaults:
     RUN_TICKER = True
     TICK_SECONDS = 0.5
     PURGE_SECONDS = 60
+    CLOCK_OFFSET_MS = 0               # TEST-ONLY: shifts the server clock so a restarted server can "jump" ahead
     # HTTP
     MAX_CONTENT_LENGTH = 64 * 1024
     HOST = "127.0.0.1"

@@ -3,11 +3,14 @@ import time
 
 
 class SystemClock:
-    """Wall-clock time."""
+    """Wall-clock time, optionally shifted (the shift is a test-only setting: PICKET_CLOCK_OFFSET_MS)."""
+
+    def __init__(self, offset_ms: int = 0):
+        self.offset_ms = int(offset_ms)
 
     def now(self) -> int:
-        """Milliseconds since the Unix epoch."""
-        return int(time.time() * 1000)
+        """Milliseconds since the Unix epoch (plus the test-only offset)."""
+        return int(time.time() * 1000) + self.offset_ms
 
 
 class FakeClock:
