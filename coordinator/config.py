@@ -23,6 +23,7 @@ class Defaults:
     # HTTP
     MAX_CONTENT_LENGTH = 64 * 1024
     HOST = "127.0.0.1"
+    PUBLIC_URL = None                  # e.g. https://picket.example: base of join links in QR codes (None: request host)
     PORT = 5000
     # Rate limits per socket connection: actions per window
     ACTION_BURST = 30

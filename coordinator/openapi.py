@@ -15,7 +15,7 @@ FIELD_SCHEMAS = {
     "spots": {"type": "array", "items": {"type": "object", "properties": {
         "id": {"type": "integer"}, "label": {"type": "string", "maxLength": 40}}, "required": ["label"]}},
 }
-for _k in ("show_pseudonyms", "auto_call", "pause_on_detain"):
+for _k in ("show_pseudonyms", "auto_call", "pause_on_detain", "board_qr"):
     FIELD_SCHEMAS[_k] = {"type": "boolean"}
 for _k in ("slot_ms", "grace_ms", "lead_ms", "max_queue", "ready_at", "miss_back", "purge_after_ms"):
     FIELD_SCHEMAS[_k] = {"type": "integer"}
@@ -78,7 +78,7 @@ def document() -> dict:
                         "passphrase": {"type": "string", "minLength": 8, "maxLength": 200},
                         **{k: FIELD_SCHEMAS[k] for k in ("slot_ms", "grace_ms", "lead_ms", "max_queue", "ready_at",
                                                           "miss_back", "purge_after_ms", "show_pseudonyms",
-                                                          "auto_call", "pause_on_detain")}}}}}},
+                                                          "auto_call", "pause_on_detain", "board_qr")}}}}}},
                 "responses": {"201": {"description": "created"}, "4XX": {"$ref": "#/components/responses/error"}}}},
             "/api/events/{slug}": {"get": {
                 "operationId": "observer_snapshot", "summary": "The public snapshot of an event.",

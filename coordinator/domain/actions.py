@@ -483,7 +483,7 @@ SETTINGS = {
     "slot_ms": (60_000, 3_600_000), "grace_ms": (15_000, 1_800_000), "lead_ms": (0, 1_800_000),
     "max_queue": (1, 10_000), "ready_at": (1, 20), "miss_back": (0, 50), "purge_after_ms": (0, 7 * 86_400_000),
 }
-FLAGS = ("show_pseudonyms", "auto_call", "pause_on_detain")
+FLAGS = ("show_pseudonyms", "auto_call", "pause_on_detain", "board_qr")
 
 
 def apply_settings(event, args: dict) -> list[str]:

@@ -1,7 +1,7 @@
 """Typed SQLAlchemy models: the only place the schema is defined (migrations are generated from it)."""
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text, true
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # Entry states that hold a place in line, and the ones that hold (or are about to hold) a spot.
@@ -42,6 +42,7 @@ class Event(Base):
     show_pseudonyms: Mapped[bool] = mapped_column(Boolean, default=False)
     auto_call: Mapped[bool] = mapped_column(Boolean, default=True)
     pause_on_detain: Mapped[bool] = mapped_column(Boolean, default=False)
+    board_qr: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())  # join QR on the board
     purge_after_ms: Mapped[int] = mapped_column(BigInteger, default=12 * 3600_000)
     next_ticket: Mapped[int] = mapped_column(Integer, default=1)
     # Running counters: they survive a participant deleting their own data and feed estimates and statistics.

@@ -12,7 +12,7 @@ from . import estimates
 from .models import LINE_STATES, Announcement, Coordinator, Entry, Event, LogRow, Participant, Spot
 
 EVENT_FIELDS = ("slug", "title", "location", "lat", "lon", "state", "slot_ms", "grace_ms", "lead_ms", "max_queue",
-                "ready_at", "show_pseudonyms", "paused_at", "ended_at", "purge_at")
+                "ready_at", "show_pseudonyms", "paused_at", "ended_at", "purge_at", "board_qr")
 ENTRY_TIMES = ("joined_at", "called_at", "deadline_at", "arrived_at", "started_at", "ends_at", "finished_at")
 
 
