@@ -1,0 +1,227 @@
+/* PQNet: a small reusable Socket.IO client for Picket Queue pages (participant, console, board).
+ *
+ * What it does for a page:
+ * - connects with an `auth` payload (a function, so a changed token is used on the next reconnect);
+ * - asks for an authoritative snapshot after every (re)connect and whenever the page becomes visible again
+ *   (visibilitychange, pageshow): Socket.IO delivers at most once and keeps nothing for a disconnected client;
+ * - keeps the event version `v`, applies `state` messages only when they follow the version it holds, and asks for a
+ *   snapshot on a gap;
+ * - keeps the server clock offset from `server_now`, so countdowns are right on a phone with a wrong clock;
+ * - sends actions with an operation id and re-sends the same id until the server acknowledges (never a double join);
+ * - reports the connection status: "live", "reconnecting", "offline" (with the time the connection was lost).
+ * No texts here: pages translate statuses and error codes themselves.
+ */
+(function (global) {
+  "use strict";
+
+  var ACK_TIMEOUT_MS = 8000;     // an unanswered action is re-sent after this long
+  var OFFLINE_AFTER_MS = 10000;  // "reconnecting" turns into "offline since" after this long without a connection
+
+  /** Random bytes as base64url (no padding). */
+  function randomId(bytes) {
+    var a = new Uint8Array(bytes);
+    global.crypto.getRandomValues(a);
+    var s = "";
+    for (var i = 0; i < a.length; i++) s += String.fromCharCode(a[i]);
+    return global.btoa(s).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  }
+
+  /** New position of an entry that held `pos` before a `state` message; null when it left the line or is unknown. */
+  function movePosition(pos, gone, moves) {
+    if (!pos) return null;
+    if (gone && gone.indexOf(pos) >= 0) return null;
+    for (var i = 0; moves && i < moves.length; i++) {
+      if (pos >= moves[i][0] && pos <= moves[i][1]) return pos + moves[i][2];
+    }
+    return pos;
+  }
+
+  /**
+   * Create a client. opts: {auth: function () -> object, onSnapshot(snap), onState(msg), onMe(msg),
+   * onAnnouncement(a), onStatus(status, since), onBye(err), onRefused(err), onServerTime(offset)}.
+   * onState returns false when it cannot apply the message (the client then asks for a snapshot).
+   */
+  function Client(opts) {
+    this.opts = opts;
+    this.v = 0;            // the event version this page shows
+    this.meV = 0;          // the version of the last `me` block applied
+    this.offset = 0;       // server time minus local time, in ms
+    this.pending = [];     // actions not yet acknowledged, in order
+    this.status = "connecting";
+    this.since = null;     // local time the connection was lost
+    this.socket = null;
+    this.closed = false;
+  }
+
+  Client.prototype.now = function () {
+    /** The server's current time, estimated. */
+    return Date.now() + this.offset;
+  };
+
+  Client.prototype._clock = function (serverNow) {
+    /** Update the offset from a payload's `server_now` (the latest wins: phones' clocks jump). */
+    if (typeof serverNow === "number") {
+      this.offset = serverNow - Date.now();
+      if (this.opts.onServerTime) this.opts.onServerTime(this.offset);
+    }
+  };
+
+  Client.prototype._setStatus = function (status) {
+    /** Report the connection status to the page. */
+    var self = this;
+    if (status === "live") this.since = null;
+    else if (this.since === null) this.since = Date.now();
+    this.status = status;
+    clearTimeout(this._offlineTimer);
+    if (status === "reconnecting") {
+      this._offlineTimer = setTimeout(function () {
+        if (self.status === "reconnecting") self._setStatus("offline");
+      }, global.navigator.onLine === false ? 0 : OFFLINE_AFTER_MS);
+    }
+    if (this.opts.onStatus) this.opts.onStatus(status, this.since);
+  };
+
+  Client.prototype.start = function () {
+    /** Connect and keep connected. */
+    var self = this;
+    var socket = global.io({
+      auth: function (cb) { cb(self.opts.auth()); },
+      reconnectionDelay: 500, reconnectionDelayMax: 5000, timeout: 10000
+    });
+    this.socket = socket;
+    socket.on("connect", function () {
+      self._setStatus("live");
+      self._flush();
+    });
+    socket.on("disconnect", function (reason) {
+      if (self.closed) return;
+      self._setStatus("reconnecting");
+      // The server closed us on purpose (e.g. after `bye`): Socket.IO does not retry by itself then.
+      if (reason === "io server disconnect" && !self.stopped) setTimeout(function () { socket.connect(); }, 1000);
+    });
+    socket.on("connect_error", function (err) {
+      // A refusal by the server carries {code, message}; network failures do not (Socket.IO retries those).
+      if (err && err.data && err.data.code) {
+        self.stopped = true;
+        if (self.opts.onRefused) self.opts.onRefused(err.data);
+        return;
+      }
+      self._setStatus(global.navigator.onLine === false ? "offline" : "reconnecting");
+    });
+    socket.on("snapshot", function (snap) { self._snapshot(snap); });
+    socket.on("state", function (msg) { self._state(msg); });
+    socket.on("me", function (msg) { self._me(msg); });
+    socket.on("announcement", function (a) { if (self.opts.onAnnouncement) self.opts.onAnnouncement(a); });
+    socket.on("bye", function (err) {
+      self.stopped = true;
+      if (self.opts.onBye) self.opts.onBye(err);
+    });
+    global.addEventListener("online", function () { self.refresh(); });
+    global.addEventListener("offline", function () { if (self.status !== "live") self._setStatus("offline"); });
+    global.document.addEventListener("visibilitychange", function () {
+      if (global.document.visibilityState === "visible") self.refresh();
+    });
+    global.addEventListener("pageshow", function (e) { if (e.persisted) self.refresh(); });
+    this._setStatus("reconnecting");
+    return this;
+  };
+
+  Client.prototype.refresh = function () {
+    /** Fetch the truth now (page visible again, network back); a silent dead socket is replaced. */
+    var self = this;
+    if (this.stopped || !this.socket) return;
+    if (!this.socket.connected) {
+      this.socket.connect();
+      return;
+    }
+    this.socket.timeout(ACK_TIMEOUT_MS).emit("snapshot", function (err, res) {
+      if (err) {  // iOS can keep a dead WebSocket after sleep: start over
+        self.socket.disconnect();
+        self.socket.connect();
+        return;
+      }
+      if (res && res.ok) self._snapshot(res.data);
+    });
+  };
+
+  Client.prototype._snapshot = function (snap) {
+    /** A full view: always accepted (it is the truth now), even if older than a message seen before. */
+    if (!snap) return;
+    this._clock(snap.server_now);
+    this.v = snap.v;
+    this.meV = snap.v;
+    if (this.opts.onSnapshot) this.opts.onSnapshot(snap);
+  };
+
+  Client.prototype._state = function (msg) {
+    /** Apply a change if it follows the version held; otherwise ask for a snapshot. */
+    if (!msg || msg.v <= this.v) return;
+    this._clock(msg.server_now);
+    if (msg.prev_v !== this.v || (this.opts.onState && this.opts.onState(msg) === false)) {
+      this.refresh();
+      return;
+    }
+    this.v = msg.v;
+  };
+
+  Client.prototype._me = function (msg) {
+    /** A participant's own entry changed. */
+    if (!msg || !msg.v || msg.v < this.meV) return;
+    this._clock(msg.server_now);
+    this.meV = msg.v;
+    if (this.opts.onMe) this.opts.onMe(msg);
+  };
+
+  Client.prototype.act = function (action, args, op) {
+    /** Send an action; resolves with the ack ({ok, result|error}). The same op id is re-sent until answered. */
+    var self = this;
+    return new Promise(function (resolve) {
+      var item = {action: action, op: op || randomId(18), args: args || {}, resolve: resolve, sending: false};
+      self.pending.push(item);
+      self._send(item);
+    });
+  };
+
+  Client.prototype._flush = function () {
+    /** Re-send every unacknowledged action (after a reconnect). */
+    for (var i = 0; i < this.pending.length; i++) this._send(this.pending[i]);
+  };
+
+  Client.prototype._send = function (item) {
+    /** One attempt; a timeout or a lost connection leaves the item pending for the next attempt. */
+    var self = this;
+    if (!this.socket || !this.socket.connected || item.sending) return;
+    item.sending = true;
+    this.socket.timeout(ACK_TIMEOUT_MS).emit("action", {action: item.action, op: item.op, args: item.args},
+      function (err, res) {
+        item.sending = false;
+        if (err) {  // no answer: try again (same op id: the server answers the first result)
+          setTimeout(function () { self._send(item); }, 500);
+          return;
+        }
+        if (res && !res.ok && res.error && res.error.code === "rate_limited") {
+          setTimeout(function () { self._send(item); }, 3000);
+          return;
+        }
+        self.pending.splice(self.pending.indexOf(item), 1);
+        item.resolve(res || {ok: false, error: {code: "internal"}});
+      });
+  };
+
+  Client.prototype.reconnect = function () {
+    /** Reconnect with fresh credentials (e.g. after the token changed). */
+    this.stopped = false;
+    if (this.socket) {
+      this.socket.disconnect();
+      this.socket.connect();
+    }
+  };
+
+  Client.prototype.stop = function () {
+    /** Close for good. */
+    this.closed = this.stopped = true;
+    if (this.socket) this.socket.disconnect();
+  };
+
+  global.PQNet = {Client: Client, randomId: randomId, movePosition: movePosition};
+})(window);
