@@ -36,6 +36,8 @@ def principal(slug: str):
         auth["participant"] = request.headers["X-Participant-Token"]
     if "X-Coordinator-Token" in request.headers:
         auth["coordinator"] = request.headers["X-Coordinator-Token"]
+    if "X-Coordinator-Passphrase" in request.headers:
+        auth["passphrase"] = request.headers["X-Coordinator-Passphrase"]
     return queue().authenticate(auth)
 
 

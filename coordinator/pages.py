@@ -1,10 +1,14 @@
 """HTML pages: start page, participant page, observer board, coordinator console. Secrets never go in these URLs."""
-from flask import Blueprint, abort, make_response, redirect, render_template, request
+import re
 
-from . import queue
+from flask import Blueprint, abort, current_app, make_response, redirect, render_template, request
+
+from . import csrf, queue
 from .domain import DomainError
 
 bp = Blueprint("pages", __name__)
+bp.record_once(lambda state: csrf.init_app(state.app))
+PURGE_CHOICES_H = (0, 1, 3, 6, 12, 24, 48, 72)  # hours after the end until every row of the event is deleted
 
 
 def _event_or_404(slug: str) -> dict:
@@ -17,7 +21,61 @@ def _event_or_404(slug: str) -> dict:
 @bp.get("/")
 def index():
     """What the product is, and the form that creates an event."""
-    return render_template("index.html")
+    return render_template("index.html", form={}, purge_choices=PURGE_CHOICES_H)
+
+
+def _minutes(form, name: str, default: int) -> int | str:
+    """A whole number of minutes from a form field, in milliseconds (text passes through for the engine to refuse)."""
+    raw = form.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return round(float(raw.replace(",", ".")) * 60_000)
+    except ValueError:
+        return raw
+
+
+def event_spec(form) -> dict:
+    """Turn the start page's form into the spec `create_event` takes (the engine checks every value)."""
+    labels = [x.strip() for x in form.get("spots", "").replace(",", "\n").splitlines() if x.strip()]
+    spec = {
+        "title": form.get("title", ""), "location": form.get("location", ""),
+        "spots": [{"label": x} for x in labels] or [{"label": "A"}],
+        "slot_ms": _minutes(form, "slot_min", 5), "grace_ms": _minutes(form, "grace_min", 2),
+        "lead_ms": _minutes(form, "lead_min", 1), "show_pseudonyms": form.get("show_pseudonyms") == "on",
+    }
+    if form.get("max_queue", "").strip():
+        spec["max_queue"] = int(form["max_queue"]) if form["max_queue"].strip().isdigit() else form["max_queue"]
+    hours = form.get("purge_after_h", "12")
+    spec["purge_after_ms"] = int(hours) * 3_600_000 if hours.isdigit() else hours
+    if form.get("label", "").strip():
+        spec["label"] = form["label"]
+    return spec
+
+
+@bp.post("/")
+def create_event():
+    """The start page's form without JavaScript: create the event and show the secret console link once."""
+    form = request.form
+    page = {"form": form, "purge_choices": PURGE_CHOICES_H}
+    if not csrf.valid_form_token():
+        return render_template("index.html", error="csrf", **page), 400
+    if not current_app.extensions["create_limiter"].allow():
+        return render_template("index.html", error="rate_limited", **page), 429
+    try:
+        spec = event_spec(form)
+        if form.get("passphrase"):
+            from .passphrase import hash_passphrase
+            spec["passphrase_hash"] = hash_passphrase(form["passphrase"])
+        public, token = queue().create_event(spec)
+    except DomainError as e:
+        field = re.search(r"'(\w+)'", e.message)  # domain messages quote the field they refuse
+        return render_template("index.html", error=e.code, error_field=field and field.group(1), **page), 400
+    slug = public["event"]["slug"]
+    resp = make_response(render_template("index.html", created={"slug": slug, "token": token,
+                                                                 "title": public["event"]["title"]}, **page))
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
 
 
 @bp.get("/e/<slug>")

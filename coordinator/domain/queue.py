@@ -43,6 +43,23 @@ class Outcome:
     revoked: list = field(default_factory=list)
 
 
+class PassphraseRequired(Unauthorized):
+    """The coordinator link is right, but its owner also set a passphrase that was missing or wrong."""
+
+    code = "passphrase_required"
+
+
+def _check_passphrase(stored: str | None, given: object) -> None:
+    """Refuse a coordinator whose passphrase (when one was set) is missing or wrong."""
+    if not stored:
+        return
+    if given in (None, ""):
+        raise PassphraseRequired("This coordinator link also needs its passphrase.")
+    from ..passphrase import check_passphrase  # Argon2 only, no Flask; imported late to avoid an import cycle
+    if not check_passphrase(stored, given):
+        raise PassphraseRequired("The passphrase is wrong.")
+
+
 class Queue:
     """The engine over one database."""
 
@@ -81,7 +98,7 @@ class Queue:
 
     def authenticate(self, auth: object) -> Principal:
         """Who a connecting client is, from its `auth` payload; refuses bad or revoked credentials."""
-        auth = v.only_fields(auth, {"event", "participant", "coordinator"}, "auth")
+        auth = v.only_fields(auth, {"event", "participant", "coordinator", "passphrase"}, "auth")
         slug = auth.get("event")
         if not isinstance(slug, str) or not 4 <= len(slug) <= 16:
             raise BadRequest("'event' is missing or malformed.")
@@ -97,8 +114,9 @@ class Queue:
                     Coordinator.token_hash == hash_token(token))).first() if valid_token(token) else None
                 if row is None or row.event_id != ev.id or row.revoked_at is not None:
                     raise Unauthorized("This coordinator link is not valid (or was revoked).")
-                return Principal("coordinator", ev.id, ev.slug, row.token_hash, coordinator_id=row.id,
-                                 label=row.label, owner=row.owner)
+                who = Principal("coordinator", ev.id, ev.slug, row.token_hash, coordinator_id=row.id,
+                                label=row.label, owner=row.owner)
+                stored = row.passphrase_hash
             if "participant" in auth:
                 token = auth["participant"]
                 if not valid_token(token):
@@ -108,7 +126,13 @@ class Queue:
                 if row is not None and row.event_id != ev.id:
                     raise Unauthorized("This token belongs to another event.")
                 return Principal("participant", ev.id, ev.slug, th, participant_id=row.id if row else None)
-            return Principal("observer", ev.id, ev.slug)
+            if "coordinator" not in auth:
+                if "passphrase" in auth:
+                    raise BadRequest("A passphrase goes with a coordinator token.")
+                return Principal("observer", ev.id, ev.slug)
+        # Argon2 is slow on purpose: verify after the read transaction has ended.
+        _check_passphrase(stored, auth.get("passphrase"))
+        return who
 
     # ------------------------------------------------------------ actions
 
