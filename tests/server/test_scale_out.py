@@ -1,0 +1,70 @@
+"""Two real server processes on one PostgreSQL database, joined by the Redis message queue."""
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections import Counter
+
+import pytest
+from realclients import Peer, coordinator_auth, create_event, http_snapshot, participant_auth, wait_for
+
+pytestmark = [pytest.mark.server, pytest.mark.postgres, pytest.mark.redis]
+
+
+def test_two_processes_share_changes_and_run_a_due_transition_once(server_factory, pg_url, redis_url):
+    """A change made through process B reaches clients on process A; both tickers run, the no-show happens once."""
+    a = server_factory(db_url=pg_url, message_queue=redis_url)
+    b = server_factory(db_url=pg_url, message_queue=redis_url)
+    ev = create_event(a.url, auto_call=False, grace_ms=15_000)
+    seen = asyncio.run(_scenario(a.url, b.url, ev))
+
+    snap = http_snapshot(b.url, ev["slug"], ev["token"])
+    ticket = seen["ticket"]
+    log = Counter((r["action"], r["ticket"]) for r in snap["log"])
+    assert log[("call", ticket)] == 1
+    assert log[("no_show", ticket)] == 1, snap["log"]
+    assert snap["public"]["counts"]["noshow"] == 1
+    # Each change was broadcast once: no client saw the same version twice (two tickers would double it).
+    for name, versions in seen["versions"].items():
+        dupes = [v for v, n in Counter(versions).items() if n > 1]
+        assert not dupes, f"{name} got versions {dupes} twice"
+
+
+async def _scenario(url_a: str, url_b: str, ev: dict) -> dict:
+    """A participant and an observer on A, a coordinator and another participant on B."""
+    slug = ev["slug"]
+    mine = await Peer(url_a, participant_auth(slug, secrets.token_urlsafe(32))).connect()
+    watcher = await Peer(url_a, {"event": slug}).connect()
+    other = await Peer(url_b, participant_auth(slug, secrets.token_urlsafe(32))).connect()
+    coord = await Peer(url_b, coordinator_auth(slug, ev["token"])).connect()
+    try:
+        joined = await mine.act("join", {"pseudonym": "On A"})
+        assert joined["ok"], joined
+        assert (await other.act("join", {"pseudonym": "On B"}))["ok"]
+        # A join made on A reaches the coordinator on B ...
+        await wait_for(lambda: any(len(c["line"]) == 2 for c in coord.got["console"]),
+                       what="the coordinator on B to see both joins")
+        assert (await coord.act("start"))["ok"]
+        called = await coord.act("call_next")
+        assert called["ok"] and called["result"]["entry"] == joined["result"]["entry"], called
+        # ... and a call made on B reaches the called phone and the board on A.
+        await wait_for(lambda: any(m["me"]["state"] == "called" for m in mine.got["me"]),
+                       what="the phone on A to hear it was called")
+        await wait_for(lambda: watcher.last_v() >= called["v"], what="the board on A to get the call's version")
+        assert any(s["public"]["spots"][0]["called_ticket"] == joined["result"]["ticket"]
+                   for s in watcher.got["state"])
+
+        # Nobody checks in: after the 15 s grace one of the two tickers records the no-show.
+        def missed() -> bool:
+            return any(m["me"]["state"] == "waiting" and m["me"]["misses"] == 1 for m in mine.got["me"])
+        await wait_for(missed, timeout=90, what="the no-show to reach the phone on A")
+        # Let every client catch up before counting what each received.
+        target = max(mine.last_v(), coord.last_v())
+        await wait_for(lambda: watcher.last_v() >= target and other.last_v() >= target,
+                       what="every client to catch up")
+        return {"ticket": joined["result"]["ticket"],
+                "versions": {name: [m["v"] for m in p.got["state"]]
+                             for name, p in (("watcher", watcher), ("other", other), ("mine", mine))}}
+    finally:
+        for p in (mine, watcher, other, coord):
+            await p.close()
