@@ -6,6 +6,7 @@ import time
 
 from flask import current_app, request, session
 from flask_socketio import join_room, leave_room
+from socketio.exceptions import ConnectionRefusedError as Refused
 
 from . import queue
 from .broadcast import coordinator_room, personal_room, publish, push_console, room
@@ -53,7 +54,9 @@ def on_connect(auth=None):
     try:
         who = q.authenticate(auth if auth is not None else {})
     except DomainError as e:
-        raise ConnectionRefusedError(e.as_dict())
+        # python-socketio's own exception sends {"message", "data": {code, message}} in connect_error; the
+        # built-in ConnectionRefusedError would lose the reason ("Connection refused by server").
+        raise Refused(e.message, e.as_dict())
     session["who"] = who
     for r in _rooms_for(who):
         join_room(r)
@@ -117,7 +120,7 @@ def on_other(event, data=None):
 
 def on_error(e):
     """Never let a traceback reach a client: log it (without payloads) and answer a generic error."""
-    if isinstance(e, ConnectionRefusedError):
+    if isinstance(e, (ConnectionRefusedError, Refused)):
         raise e  # a refused connection, not a failure: python-socketio turns it into connect_error
     log.exception("socket handler failed")
     return {"ok": False, "error": INTERNAL}
