@@ -82,11 +82,10 @@ def entry_arg(ctx: ln.Ctx, args: dict, states: tuple | None = None) -> Entry:
 
 
 def own_entry(ctx: ln.Ctx, who: Principal, states: tuple | None = None) -> Entry:
-    """The caller's live entry (or latest entry), optionally required to be in given states."""
+    """The caller's live entry (else latest entry), optionally required to be in given states."""
     if who.participant_id is None:
         raise DomainError("You are not in this line.", "not_in_line")
-    entry = ctx.session.scalars(select(Entry).where(Entry.participant_id == who.participant_id)
-                                .order_by(Entry.id.desc()).limit(1)).first()
+    entry = ln.own_entry(ctx.session, who.participant_id)
     if entry is None:
         raise DomainError("You are not in this line.", "not_in_line")
     if states and entry.state not in states:

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from .models import LINE_STATES, Entry, Event, LogRow, Spot
+from .models import LINE_STATES, LIVE_STATES, Entry, Event, LogRow, Spot
 
 GAP = 1 << 20  # room between ranks, so a move rarely renumbers the line
 
@@ -49,6 +49,13 @@ def line_ids(session: Session, event_id: int) -> list[int]:
     return list(session.scalars(
         select(Entry.id).where(Entry.event_id == event_id, Entry.state.in_(LINE_STATES))
         .order_by(Entry.rank, Entry.id)))
+
+
+def own_entry(session: Session, participant_id: int) -> Entry | None:
+    """A participant's live entry, else their latest one (a recall can make an older entry live again)."""
+    live_first = case((Entry.state.in_(LIVE_STATES), 0), else_=1)
+    return session.scalars(select(Entry).where(Entry.participant_id == participant_id)
+                           .order_by(live_first, Entry.id.desc()).limit(1)).first()
 
 
 def active_spots(ctx: Ctx) -> list[Spot]:

@@ -169,12 +169,12 @@ class Queue:
             ev = self.store.lock_event(s, id=who.event_id)
             if ev is None:
                 raise NotFound("No such event (it may have ended and been deleted).")
+            self._recheck(s, who)  # before a replay too: a revoked link gets no answers at all
             done = s.scalars(select(Operation).where(Operation.event_id == ev.id, Operation.actor == who.actor_key,
                                                      Operation.op == op)).first()
             if done is not None:
                 return Outcome(ev.id, ev.slug, json.loads(done.result), ev.version, ev.version, replay=True,
                                server_now=now)
-            self._recheck(s, who)
             if act.owner_only and not who.owner:
                 raise Forbidden("Only the event's owner may do this.")
             if ev.state == "ended" and act.name not in ("settings", "leave", "delete_me", "set_push"):
@@ -196,7 +196,8 @@ class Queue:
             row = s.get(Coordinator, who.coordinator_id)
             if row is None or row.revoked_at is not None:
                 raise Unauthorized("This coordinator link was revoked.")
-        elif who.role == "participant" and who.participant_id is None:
+        elif who.role == "participant":
+            # Always from the database: another tab of the same phone may have joined or deleted its data.
             row = s.scalars(select(Participant).where(Participant.token_hash == who.token_hash)).first()
             who.participant_id = row.id if row else None
 

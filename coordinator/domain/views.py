@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from . import estimates
+from .line import own_entry
 from .models import LINE_STATES, Announcement, Coordinator, Entry, Event, LogRow, Participant, Spot
 
 EVENT_FIELDS = ("slug", "title", "location", "lat", "lon", "state", "slot_ms", "grace_ms", "lead_ms", "max_queue",
@@ -100,11 +101,10 @@ def position_of(session: Session, ev: Event, entry: Entry) -> int | None:
 
 
 def me(session: Session, ev: Event, participant_id: int | None, now: int, est: dict | None = None) -> dict | None:
-    """A participant's own view of their latest entry."""
+    """A participant's own view of their live (else latest) entry."""
     if participant_id is None:
         return None
-    entry = session.scalars(select(Entry).where(Entry.participant_id == participant_id)
-                            .order_by(Entry.id.desc()).limit(1)).first()
+    entry = own_entry(session, participant_id)
     if entry is None:
         return None
     participant = session.get(Participant, participant_id)
