@@ -52,6 +52,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     sockets.init_app(app)
     from . import cli
     cli.init_app(app)
+    from . import push  # Web Push: VAPID keys and the alert hook called by broadcast.publish
+    push.init_app(app)
     return app
 
 

@@ -1,4 +1,5 @@
 """HTML pages: start page, participant page, observer board, coordinator console. Secrets never go in these URLs."""
+import json
 import re
 
 from flask import Blueprint, abort, current_app, make_response, redirect, render_template, request
@@ -82,6 +83,39 @@ def create_event():
 def participant(slug: str):
     """The participant's page (join, wait, get called)."""
     return render_template("participant.html", event=_event_or_404(slug))
+
+
+@bp.get("/sw.js")
+def service_worker():
+    """The participant page's service worker, served from the root so that its scope is the whole site."""
+    resp = current_app.send_static_file("sw.js")
+    resp.headers["Cache-Control"] = "no-cache"  # browsers must see a new worker soon after a deploy
+    resp.headers["Service-Worker-Allowed"] = "/"
+    return resp
+
+
+@bp.get("/manifest.webmanifest")
+def manifest():
+    """The installable app's manifest; `?start=/e/<slug>` makes the installed app open that event."""
+    from flask_babel import gettext
+    start = request.args.get("start", "/")
+    if not re.fullmatch(r"/e/[A-Za-z0-9_-]{1,16}", start):
+        start = "/"
+    icons = [{"src": f"/static/icons/icon-{n}.png", "sizes": f"{n}x{n}", "type": "image/png", "purpose": "any"}
+             for n in (192, 512)]
+    icons.append({"src": "/static/icons/icon-maskable-512.png", "sizes": "512x512", "type": "image/png",
+                  "purpose": "maskable"})
+    body = {"name": gettext("Picket Queue"), "short_name": gettext("Picket Queue"), "id": start,
+            "start_url": start, "scope": "/", "display": "standalone", "background_color": "#ffffff",
+            "theme_color": "#1b3a5c", "icons": icons}
+    return current_app.response_class(json.dumps(body, ensure_ascii=False), mimetype="application/manifest+json")
+
+
+@bp.get("/api/push/key")
+def push_key():
+    """The server's VAPID public key (applicationServerKey) for Web Push subscriptions."""
+    from .push import public_key
+    return {"ok": True, "key": public_key(current_app)}
 
 
 @bp.get("/e/<slug>/board")
