@@ -45,9 +45,10 @@ def create_app(test_config: dict | None = None) -> Flask:
         clock = app.config.get("CLOCK") or SystemClock(app.config.get("CLOCK_OFFSET_MS", 0))
         app.extensions["queue"] = Queue(Store(engine), clock)
 
-    from . import api, pages, security, sockets
+    from . import api, pages, security, share, sockets
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(share.bp)
     security.init_app(app)
     sockets.init_app(app)
     from . import cli

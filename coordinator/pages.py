@@ -120,8 +120,9 @@ def push_key():
 
 @bp.get("/e/<slug>/board")
 def board(slug: str):
-    """The observer board."""
-    return render_template("board.html", event=_event_or_404(slug))
+    """The observer board: first painted from the observer snapshot, then live (see coordinator/share.py)."""
+    from .share import board_context  # the board's data is built with the other sharing views
+    return render_template("board.html", **board_context(slug))
 
 
 @bp.get("/c/<slug>")
