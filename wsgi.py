@@ -15,7 +15,10 @@ elif MODE == "gevent":
 
     monkey.patch_all()
 
+import logging  # noqa: E402
+import re  # noqa: E402
 import resource  # noqa: E402
+import sys  # noqa: E402
 
 from coordinator import create_app  # noqa: E402
 from coordinator.cli import start_background  # noqa: E402
@@ -32,6 +35,56 @@ def raise_fd_limit() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
+# A client's address as servers print it: "('203.0.113.7', 51234)", a bare IPv4 address, or an IPv6 address.
+ADDRESS = re.compile(r"\(\s*'[^']*'\s*,\s*\d+[^)]*\)|\b(?:\d{1,3}\.){3}\d{1,3}(?::\d+)?\b"
+                     r"|\b(?:[0-9a-fA-F]{1,4}:){3,7}[0-9a-fA-F]{1,4}\b|[0-9a-fA-F:]*::[0-9a-fA-F:]*")
+
+
+def without_addresses(text: str) -> str:
+    """Blank out client addresses: no log line may say who connected."""
+    return ADDRESS.sub("[address removed]", text)
+
+
+class AddressFreeStream:
+    """gevent's error log (and wsgi.errors) names the client on bad requests; this stream drops the address."""
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def write(self, text: str) -> None:
+        """Write the text without addresses."""
+        self.stream.write(without_addresses(text))
+
+    def writelines(self, lines) -> None:
+        """Write each line without addresses."""
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        """Flush the underlying stream."""
+        self.stream.flush()
+
+
+class AddressFreeFilter(logging.Filter):
+    """Werkzeug (threading mode) prefixes its error lines with the client address; drop it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite the record's message without addresses."""
+        record.msg, record.args = without_addresses(record.getMessage()), None
+        return True
+
+
+def eventlet_protocol():
+    """eventlet's request handler writes bad-request lines to stderr starting with the client's address: blank it."""
+    from eventlet.wsgi import HttpProtocol
+
+    class AddressFreeProtocol(HttpProtocol):
+        def address_string(self) -> str:
+            """Stands where the client's address would be printed."""
+            return "-"
+    return AddressFreeProtocol
+
+
 def main() -> None:
     """Bring the database up to date, start the ticker and serve."""
     raise_fd_limit()
@@ -42,8 +95,12 @@ def main() -> None:
     start_background(app)
     kwargs = {}
     if MODE == "eventlet":
-        kwargs = {"max_size": app.config["MAX_CONNECTIONS"], "socket_timeout": 120}
+        kwargs = {"max_size": app.config["MAX_CONNECTIONS"], "socket_timeout": 120, "protocol": eventlet_protocol()}
+    elif MODE == "gevent":
+        # Flask-SocketIO already turns gevent's access log off (log=None); its error log names clients.
+        kwargs = {"error_log": AddressFreeStream(sys.stderr)}
     elif MODE == "threading":
+        logging.getLogger("werkzeug").addFilter(AddressFreeFilter())
         kwargs = {"allow_unsafe_werkzeug": True}
     print(f"Picket Queue on http://{app.config['HOST']}:{app.config['PORT']} ({MODE})", flush=True)
     socketio.run(app, host=app.config["HOST"], port=int(app.config["PORT"]), log_output=False, debug=False,
