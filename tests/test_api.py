@@ -331,3 +331,13 @@ def test_healthz(client):
     """The health check answers when the database does."""
     r = client.get("/healthz")
     assert r.status_code == 200 and r.json == {"ok": True}
+
+
+def test_invite_token_is_shown_once(client, event):
+    """A co-coordinator token is in the first answer only: a replay answers without it (it is never stored)."""
+    op = new_op()
+    first = ok(post(client, event["slug"], "invite", crd(event), {"label": "Helper"}, op=op))
+    assert len(first["result"]["token"]) >= 43
+    again = ok(post(client, event["slug"], "invite", crd(event), {"label": "Helper"}, op=op))
+    assert again["replay"] is True and again["result"]["coordinator"] == first["result"]["coordinator"]
+    assert "token" not in again["result"]

@@ -184,7 +184,9 @@ class Queue:
             result = act.handler(ctx, who, args)
             ln.advance(ctx)
             out = self._finish(ctx, before)
-            s.add(Operation(event_id=ev.id, actor=who.actor_key, op=op, created_at=now, result=json.dumps(result)))
+            # A secret in a result (invite's token) is shown once and never stored: a replay answers without it.
+            stored = {k: x for k, x in result.items() if k != "token"}
+            s.add(Operation(event_id=ev.id, actor=who.actor_key, op=op, created_at=now, result=json.dumps(stored)))
             out.result = result
             if act.name == "revoke" and result.get("revoked"):
                 out.revoked.append(result["coordinator"])
