@@ -128,7 +128,10 @@ def board(slug: str):
 @bp.get("/c/<slug>")
 def console(slug: str):
     """The coordinator console; the token arrives in the URL fragment and is moved to storage by the page."""
-    resp = make_response(render_template("console.html", event=_event_or_404(slug)))
+    event = _event_or_404(slug)
+    base = (current_app.config.get("PUBLIC_URL") or request.host_url).rstrip("/")
+    resp = make_response(render_template("console.html", event=event, join_url=f"{base}/e/{slug}",
+                                         purge_choices=PURGE_CHOICES_H))
     resp.headers["Cache-Control"] = "no-store"
     return resp
 
