@@ -29,7 +29,7 @@ def _minutes(form, name: str, default: int) -> int | str:
     """A whole number of minutes from a form field, in milliseconds (text passes through for the engine to refuse)."""
     raw = form.get(name, "").strip()
     if not raw:
-        return default
+        return default * 60_000
     try:
         return round(float(raw.replace(",", ".")) * 60_000)
     except ValueError:
