@@ -91,6 +91,27 @@ def document() -> dict:
                 "responses": {"200": {"description": "snapshot"}, "4XX": {"$ref": "#/components/responses/error"}}}},
             "/healthz": {"get": {"operationId": "health", "summary": "Liveness and database check.",
                                  "responses": {"200": {"description": "ok"}}}},
+            "/api/push/key": {"get": {
+                "operationId": "push_key", "summary": "The server's VAPID public key for Web Push subscriptions.",
+                "responses": {"200": {"description": "{ok, key}"}}}},
+            "/api/events/{slug}/stats": {"get": {
+                "operationId": "stats", "summary": "Statistics of the event so far (coordinator).",
+                "parameters": [{"$ref": "#/components/parameters/slug"}], "security": [{"coordinator": []}],
+                "responses": {"200": {"description": "{ok, data}"}, "4XX": {"$ref": "#/components/responses/error"}}}},
+            "/api/events/{slug}/export.csv": {"get": {
+                "operationId": "export_csv", "summary": "Every entry of the event as CSV (coordinator).",
+                "parameters": [{"$ref": "#/components/parameters/slug"}], "security": [{"coordinator": []}],
+                "responses": {"200": {"description": "CSV", "content": {"text/csv": {"schema": {"type": "string"}}}},
+                              "4XX": {"$ref": "#/components/responses/error"}}}},
+            "/api/events/{slug}/stats/chart/{name}.svg": {"get": {
+                "operationId": "stats_chart", "summary": "An SVG chart: line length over time, or waits (coordinator).",
+                "parameters": [{"$ref": "#/components/parameters/slug"},
+                               {"name": "name", "in": "path", "required": True,
+                                "schema": {"enum": ["line", "waits"]}}],
+                "security": [{"coordinator": []}],
+                "responses": {"200": {"description": "SVG",
+                                      "content": {"image/svg+xml": {"schema": {"type": "string"}}}},
+                              "4XX": {"$ref": "#/components/responses/error"}}}},
             **_action_paths(),
         },
         "components": {
