@@ -48,4 +48,5 @@ STATUS_BY_CODE = {
     "bad_request": 400, "unknown_action": 400, "unknown_event": 400, "too_large": 413, "unauthorized": 401,
     "forbidden": 403, "not_found": 404, "invalid_state": 409, "conflict": 409, "queue_full": 409,
     "no_free_spot": 409, "not_in_line": 409, "rate_limited": 429, "internal": 500,
+    "passphrase_required": 401,
 }
