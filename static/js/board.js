@@ -255,7 +255,7 @@
   var wakeLock = null;
 
   function setBig(on) {
-    document.body.classList.toggle("big", on);
+    document.documentElement.classList.toggle("big", on);
     bigBtn.setAttribute("aria-pressed", on ? "true" : "false");
     bigBtn.textContent = on ? t("big_exit") : t("big");
     if (on && navigator.wakeLock) {
@@ -267,7 +267,7 @@
   }
 
   bigBtn.addEventListener("click", function () {
-    var on = !document.body.classList.contains("big");
+    var on = !document.documentElement.classList.contains("big");
     setBig(on);
     var de = document.documentElement;
     if (on && de.requestFullscreen && !document.fullscreenElement) {
@@ -278,11 +278,11 @@
   });
   document.addEventListener("fullscreenchange", function () {
     // Leaving full screen with Esc leaves the big-screen layout too.
-    if (!document.fullscreenElement && document.body.classList.contains("big")) setBig(false);
+    if (!document.fullscreenElement && document.documentElement.classList.contains("big")) setBig(false);
   });
   document.addEventListener("visibilitychange", function () {
     if (document.visibilityState !== "visible") return;
-    if (document.body.classList.contains("big") && navigator.wakeLock) setBig(true);  // the lock was released
+    if (document.documentElement.classList.contains("big") && navigator.wakeLock) setBig(true);  // lock released
     if (mode !== "live") poll();
   });
 
