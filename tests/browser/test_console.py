@@ -7,6 +7,7 @@ import time
 
 import pytest
 import requests
+import socketio
 from playwright.sync_api import expect
 
 from conftest import new_op, new_token
@@ -227,12 +228,27 @@ def test_full_picket_from_the_console(live_server, browser, artifacts):
     assert ph.evaluate("document.documentElement.scrollWidth") <= 360
     phone_ctx.close()
 
-    # Revoking Bob closes his console at once.
+    # Statistics, charts and the CSV export (part B's endpoints) through the console, with the token in a header.
+    page.click("#stats-load")
+    expect(page.locator("#stats div", has_text="Pickets held")).to_contain_text("2")
+    expect(page.locator("#charts img")).to_have_count(2)
+    with page.expect_download() as download:
+        page.click("#csv-export")
+    assert download.value.suggested_filename == f"picket-{slug}.csv"
+    assert "OVD Meshchansky" in open(download.value.path(), encoding="utf-8").read()
+
+    # Revoking Bob closes his console at once: the server itself drops his sockets (not just the page).
+    bob_token = re.search(r"#k=([\w-]+)", invite).group(1)
+    spy = socketio.Client(reconnection=False)
+    spy.connect(live_server.url, auth={"event": slug, "coordinator": bob_token}, wait_timeout=10)
+    assert spy.connected
     bob_id = next(c["id"] for c in api.snapshot()["data"]["team"] if c["label"] == "Bob")
     page.click(f"#team [data-act=revoke][data-coordinator='{bob_id}']")
     confirm(page)
     expect(bob.locator("#gate")).to_contain_text("Ваш доступ координатора отозван")
     expect(bob.locator("#app")).to_be_hidden()
+    wait_for(lambda: not spy.connected)
+    assert api.snapshot(bob_token)["error"]["code"] == "unauthorized"
     expect(page.locator("#team li", has_text="Bob")).to_contain_text("revoked")
     bob_ctx.close()
 
