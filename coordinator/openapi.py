@@ -26,6 +26,22 @@ ERROR = {"type": "object", "properties": {"ok": {"const": False}, "error": {
 OP = {"type": "string", "pattern": "^[A-Za-z0-9_-]{8,64}$", "description": "client operation id (idempotency key)"}
 
 
+def _share_paths() -> dict:
+    """Statistics, charts and the CSV export (coordinator token in the header); see coordinator/share.py."""
+    def get(op: str, summary: str, media: str, extra: list | None = None) -> dict:
+        return {"get": {"operationId": op, "summary": summary, "security": [{"coordinator": []}],
+                        "parameters": [{"$ref": "#/components/parameters/slug"}, *(extra or [])],
+                        "responses": {"200": {"description": summary, "content": {media: {}}},
+                                      "4XX": {"$ref": "#/components/responses/error"}}}}
+    chart = {"name": "name", "in": "path", "required": True, "schema": {"enum": ["line", "waits"]}}
+    return {
+        "/api/events/{slug}/stats": get("stats", "Statistics of the event so far.", "application/json"),
+        "/api/events/{slug}/stats/chart/{name}.svg": get("stats_chart", "A server-rendered SVG chart.",
+                                                         "image/svg+xml", [chart]),
+        "/api/events/{slug}/export.csv": get("export_csv", "Every entry of the event as CSV.", "text/csv"),
+    }
+
+
 def _action_paths() -> dict:
     paths = {}
     by_name: dict[str, list] = {}
@@ -91,6 +107,7 @@ def document() -> dict:
                 "responses": {"200": {"description": "snapshot"}, "4XX": {"$ref": "#/components/responses/error"}}}},
             "/healthz": {"get": {"operationId": "health", "summary": "Liveness and database check.",
                                  "responses": {"200": {"description": "ok"}}}},
+            **_share_paths(),
             "/api/push/key": {"get": {
                 "operationId": "push_key", "summary": "The server's VAPID public key for Web Push subscriptions.",
                 "responses": {"200": {"description": "{ok, key}"}}}},

@@ -71,7 +71,7 @@ def _print_texts() -> dict:
             "scan": _("Scan the code with your phone's camera, or open the link:"),
             "step_name": _("Pick any nickname: no real name, no phone number, no account."),
             "step_wait": _("Keep the page open. It tells you when to get ready and which spot to go to."),
-            "step_go": _("When you are called, go to your spot and tap \u201cI am here\u201d."),
+            "step_go": _("When you are called, go to your spot and tap \u201cI'm at the spot\u201d."),
             "step_leave": _("You can step away or leave the line at any time."),
             "board": _("Live board for everyone:")}
 
