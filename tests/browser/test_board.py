@@ -117,6 +117,12 @@ def test_board_updates_live_and_keeps_pseudonyms_private(live_server, phone, bro
     ex(laptop.locator("#b-big")).to_have_text("Exit big screen")
     laptop.screenshot(path=str(artifacts / "board-1280x800-big.png"))
 
+    api.c("pause")  # countdowns and the estimate freeze
+    ex(page.locator("#b-state")).to_have_text("Координаторы поставили очередь на паузу.", timeout=WAIT)
+    ex(page.locator("#b-eta")).to_have_text("пауза")
+    api.c("resume")
+    ex(page.locator("#b-state")).to_be_hidden(timeout=WAIT)
+
     api.c("settings", show_pseudonyms=True)
     ex(spot(page, 0).locator(".b-holder")).to_have_text("Alice", timeout=WAIT)
 
@@ -140,7 +146,7 @@ def test_board_falls_back_to_polling_when_socket_io_is_blocked(live_server, phon
     """With every Socket.IO request refused, the board still follows the line by polling the public snapshot."""
     ex = expect()
     api = Api(live_server.url)
-    page = phone(locale="en-US").new_page()
+    page = phone(locale="en-US", width=320, height=640).new_page()
     socket_requests = []
 
     def block(route):
@@ -159,6 +165,7 @@ def test_board_falls_back_to_polling_when_socket_io_is_blocked(live_server, phon
     ex(spot(page, 0)).to_have_attribute("data-status", "called", timeout=WAIT)
     ex(page.locator("#b-waiting")).to_have_text("0")
     assert socket_requests, "the board never tried Socket.IO"
+    assert page.evaluate("document.documentElement.scrollWidth") <= 320  # no sideways scrolling at 320 px
     assert page.locator("#board").get_attribute("data-mode") == "polling"
 
 
