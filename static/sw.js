@@ -67,9 +67,13 @@ function pageLanguage() {
 }
 
 self.addEventListener("message", function (event) {
-  var lang = event.data && event.data.lang;
-  if (lang === "ru" || lang === "en") {
-    caches.open(SETTINGS_CACHE).then(function (cache) { return cache.put("/__pq_lang", new Response(lang)); });
+  var data = event.data || {};
+  if (data.lang === "ru" || data.lang === "en") {
+    caches.open(SETTINGS_CACHE).then(function (cache) { return cache.put("/__pq_lang", new Response(data.lang)); });
+  }
+  // The page that registered the worker was loaded before the worker existed: keep a copy of it now.
+  if (typeof data.page === "string" && isParticipantPage(new URL(data.page, self.location.origin))) {
+    caches.open(SHELL_CACHE).then(function (cache) { return cache.add(data.page); }).catch(function () {});
   }
 });
 

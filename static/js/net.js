@@ -51,6 +51,7 @@
     this.since = null;     // local time the connection was lost
     this.socket = null;
     this.closed = false;
+    this._kicked = 0;      // local time of the last forced reconnect
   }
 
   Client.prototype.now = function () {
@@ -89,13 +90,14 @@
       reconnectionDelay: 500, reconnectionDelayMax: 5000, timeout: 10000
     });
     this.socket = socket;
+    global.PQNet.current = this;  // for debugging in the console and for tests
     socket.on("connect", function () {
       self._setStatus("live");
       self._flush();
     });
     socket.on("disconnect", function (reason) {
       if (self.closed) return;
-      self._setStatus("reconnecting");
+      self._setStatus(global.navigator.onLine === false ? "offline" : "reconnecting");
       // The server closed us on purpose (e.g. after `bye`): Socket.IO does not retry by itself then.
       if (reason === "io server disconnect" && !self.stopped) setTimeout(function () { socket.connect(); }, 1000);
     });
@@ -117,13 +119,31 @@
       if (self.opts.onBye) self.opts.onBye(err);
     });
     global.addEventListener("online", function () { self.refresh(); });
-    global.addEventListener("offline", function () { if (self.status !== "live") self._setStatus("offline"); });
+    global.addEventListener("offline", function () {
+      // The browser knows the network is gone: do not wait for a ping timeout to say so.
+      self._setStatus("offline");
+      if (self.socket.connected) self.socket.disconnect();  // reconnects on "online" (refresh)
+    });
     global.document.addEventListener("visibilitychange", function () {
       if (global.document.visibilityState === "visible") self.refresh();
     });
     global.addEventListener("pageshow", function (e) { if (e.persisted) self.refresh(); });
+    // A watchdog: an "online" event can come before the network really works, and a manual disconnect (offline)
+    // turns Socket.IO's own retries off. socket.connect() is a no-op while connected or already reconnecting.
+    // Socket.IO's retry timer can also stall after the browser went offline and back: then start over.
+    setInterval(function () {
+      if (!self.stopped && !socket.connected && global.navigator.onLine !== false &&
+          Date.now() - Math.max(self._kicked, self.since || 0) > 15000) self._kick();
+    }, 2000);
     this._setStatus("reconnecting");
     return this;
+  };
+
+  Client.prototype._kick = function () {
+    /** Start connecting afresh (a new handshake; the page asks for a snapshot once connected). */
+    this._kicked = Date.now();
+    this.socket.disconnect();
+    this.socket.connect();
   };
 
   Client.prototype.refresh = function () {
@@ -131,13 +151,12 @@
     var self = this;
     if (this.stopped || !this.socket) return;
     if (!this.socket.connected) {
-      this.socket.connect();
+      this._kick();
       return;
     }
     this.socket.timeout(ACK_TIMEOUT_MS).emit("snapshot", function (err, res) {
       if (err) {  // iOS can keep a dead WebSocket after sleep: start over
-        self.socket.disconnect();
-        self.socket.connect();
+        self._kick();
         return;
       }
       if (res && res.ok) self._snapshot(res.data);

@@ -506,7 +506,7 @@
       return navigator.serviceWorker.ready;
     }).then(function (reg) {
       // The worker shows push notifications in the language this page was shown in.
-      if (reg.active) reg.active.postMessage({lang: T.lang});
+      if (reg.active) reg.active.postMessage({lang: T.lang, page: location.pathname});
     }).catch(function () { /* the page works without it */ });
   }
 
