@@ -414,10 +414,18 @@
   /** Is the person editing this form right now? Then a live update must not overwrite their input. */
   function editing(form) { return form.contains(document.activeElement) || form.getAttribute("data-dirty") === "1"; }
 
+  /** The settings as the form shows them: the snapshot's settings plus what lives on the event. */
+  function settingsNow(s) {
+    var ev = s.public.event;
+    var out = Object.assign({title: ev.title, location: ev.location}, s.settings);
+    if ("board_qr" in ev) out.board_qr = ev.board_qr;
+    return out;
+  }
+
   function drawSettings(s) {
     var form = $("settings-form");
     if (editing(form)) return;
-    var values = Object.assign({title: s.public.event.title, location: s.public.event.location}, s.settings);
+    var values = settingsNow(s);
     Array.prototype.forEach.call(form.elements, function (el) {
       if (!el.name || !(el.name in values)) return;
       var val = values[el.name];
@@ -523,7 +531,7 @@
     ev.preventDefault();
     var form = ev.target;
     if (!form.reportValidity()) return;
-    var current = Object.assign({title: snap.public.event.title, location: snap.public.event.location}, snap.settings);
+    var current = settingsNow(snap);
     var args = {};
     Array.prototype.forEach.call(form.elements, function (el) {
       if (!el.name) return;
@@ -532,7 +540,7 @@
       else if (el.getAttribute("data-unit") === "min") val = Math.round(parseFloat(el.value) * 60000);
       else if (el.type === "number" || el.tagName === "SELECT") val = parseInt(el.value, 10);
       else val = el.value;
-      if (val !== current[el.name]) args[el.name] = val;
+      if (el.name in current && val !== current[el.name]) args[el.name] = val;
     });
     if (!Object.keys(args).length) {
       form.removeAttribute("data-dirty");
