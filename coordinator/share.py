@@ -101,6 +101,7 @@ def _coordinator_event(slug: str):
 
 
 def _no_store(resp: Response) -> Response:
+    """Statistics and exports must not stay in any cache."""
     resp.headers["Cache-Control"] = "no-store"
     return resp
 

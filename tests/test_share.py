@@ -34,6 +34,7 @@ def picket(app, client):
 
 
 def coord(token):
+    """The coordinator token header."""
     return {"X-Coordinator-Token": token}
 
 
@@ -61,6 +62,7 @@ def test_qr_uses_public_url_when_configured(app, client, event):
 
 
 def test_qr_and_poster_of_unknown_event_are_404(client):
+    """Unknown events have no QR code and no poster."""
     assert client.get("/e/nosuchevent/qr.svg").status_code == 404
     assert client.get("/e/nosuchevent/print").status_code == 404
 
@@ -146,6 +148,7 @@ def test_protected_endpoints_refuse_non_coordinators(client, event, path):
 
 
 def test_unknown_chart_is_a_json_404(client, event):
+    """Only the documented charts exist."""
     r = client.get(f"/api/events/{event['slug']}/stats/chart/pie.svg", headers=coord(event["token"]))
     assert r.status_code == 404 and r.json["error"]["code"] == "not_found"
 
@@ -192,6 +195,7 @@ def test_csv_defuses_formulas_in_pseudonyms(client, event):
 
 
 def _svg(client, picket, name, lang):
+    """Fetch a chart as a coordinator reading in `lang`; returns the parsed SVG."""
     client.set_cookie("lang", lang)
     r = client.get(f"/api/events/{picket['slug']}/stats/chart/{name}.svg", headers=coord(picket["token"]))
     assert r.status_code == 200 and r.mimetype == "image/svg+xml" and r.headers["Cache-Control"] == "no-store"

@@ -22,6 +22,7 @@ class Api:
     """A coordinator and participants driving one event over HTTP."""
 
     def __init__(self, base: str, **spec):
+        """Create the event."""
         self.base = base
         spec = {"title": "Пикет у Лубянки", "location": "Лубянская площадь",
                 "spots": [{"label": "A"}, {"label": "B"}], **spec}
@@ -32,6 +33,7 @@ class Api:
         self.people: dict[str, str] = {}
 
     def _post(self, name: str, args: dict, headers: dict) -> dict:
+        """POST an action with a fresh op id; it must succeed."""
         r = requests.post(f"{self.base}/api/events/{self.slug}/actions/{name}",
                           json={"op": uuid.uuid4().hex, "args": args}, headers=headers, timeout=10)
         assert r.status_code == 200, r.text
@@ -54,11 +56,13 @@ class Api:
 
 
 def expect():
+    """Playwright's expect (imported late: Playwright is only needed when Chromium is there)."""
     from playwright.sync_api import expect as pw_expect
     return pw_expect
 
 
 def spot(page, n: int):
+    """The n-th spot card (0-based)."""
     return page.locator("#b-spot-list > li").nth(n)
 
 
@@ -150,6 +154,7 @@ def test_board_falls_back_to_polling_when_socket_io_is_blocked(live_server, phon
     socket_requests = []
 
     def block(route):
+        """Refuse a Socket.IO request, as a hostile network would."""
         socket_requests.append(route.request.url)
         route.abort()
 

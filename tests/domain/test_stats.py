@@ -26,9 +26,11 @@ def run_picket(q) -> dict:
     people = {}
 
     def act(who, name, **args):
+        """Perform an action with a fresh op id."""
         return q.perform(who, name, args, uuid.uuid4().hex)
 
     def at(sec):
+        """Move the clock to t0 + sec and let due transitions happen."""
         clock.t = t0 + sec * S
         q.tick()
 
@@ -58,6 +60,7 @@ def run_picket(q) -> dict:
 
 
 def _stats(q, slug):
+    """The statistics and export rows of an event, read as the web layer does."""
     from coordinator.domain.models import Event
     from sqlalchemy import select
     with q.store.read() as s:
@@ -117,6 +120,7 @@ def test_line_points_collapse_one_transaction_and_repeats():
     """Rows of one transaction count once (the length after it); unchanged lengths add no point."""
     class Row:
         def __init__(self, at, line):
+            """A stand-in log row."""
             self.at, self.line = at, line
     rows = [Row(1, 1), Row(2, 2), Row(2, 2), Row(3, 2), Row(4, 1), Row(4, 0)]
     assert stats.line_points(rows) == [[1, 1], [2, 2], [4, 0]]
