@@ -184,8 +184,9 @@ def test_full_picket_from_the_console(live_server, browser, artifacts):
     r = requests.get(f"{live_server.url}/api/events/{slug}", timeout=10).json()
     assert r["data"]["announcements"][0]["text"] == "We move to the other side of the square"
 
-    # Pause and resume.
-    page.click("#ev-controls [data-act=pause]")
+    # Pause (from the keyboard) and resume.
+    page.focus("#ev-controls [data-act=pause]")
+    page.keyboard.press("Enter")
     expect(page.locator("#ev-state")).to_have_text("paused")
     expect(bob.locator("#ev-state")).to_have_text("пауза")
     page.click("#ev-controls [data-act=resume]")
@@ -211,6 +212,11 @@ def test_full_picket_from_the_console(live_server, browser, artifacts):
     expect(page.locator("#line > li")).to_have_count(1)
     walker = api.snapshot()["data"]["line"][0]["id"]
     page.click(f"#line [data-act=remove][data-entry='{walker}']")
+    expect(page.locator("#confirm-dialog")).to_be_visible()
+    page.keyboard.press("Escape")  # cancelled: nothing happens
+    expect(page.locator("#confirm-dialog")).to_be_hidden()
+    assert api.entry(walker)["state"] == "waiting"
+    page.click(f"#line [data-act=remove][data-entry='{walker}']")
     confirm(page)
     expect(page.locator("#line > li")).to_have_count(0)
     expect(page.locator("#log")).to_contain_text("detained")
@@ -226,6 +232,8 @@ def test_full_picket_from_the_console(live_server, browser, artifacts):
     ph.screenshot(path=str(artifacts / "console-360x740.png"))
     ph.screenshot(path=str(artifacts / "console-360x740-full.png"), full_page=True)
     assert ph.evaluate("document.documentElement.scrollWidth") <= 360
+    ph.set_viewport_size({"width": 320, "height": 640})
+    assert ph.evaluate("document.documentElement.scrollWidth") <= 320
     phone_ctx.close()
 
     # Statistics, charts and the CSV export (part B's endpoints) through the console, with the token in a header.
@@ -272,11 +280,17 @@ def test_full_picket_from_the_console(live_server, browser, artifacts):
     owner_ctx.close()
 
 
-def test_console_with_passphrase_and_without_token(live_server, browser):
-    """A passphrase-protected console asks for it (and says when it is wrong); no token: the gate explains."""
+def test_form_without_js_passphrase_and_no_token(live_server, browser):
+    """No-JS creation; a passphrase-protected console asks for it (and says when it is wrong); no token: a gate."""
+    # Without JavaScript the start page is a plain form (CSRF-protected) that shows the link once.
+    nojs = browser.new_context(viewport={"width": 360, "height": 740}, locale="en-US", java_script_enabled=False)
+    form = nojs.new_page()
+    link = create_from_start_page(form, live_server.url, "Protected", passphrase="correct horse")
+    expect(form.locator("#copy-link")).to_be_hidden()
+    nojs.close()
+
     ctx = browser.new_context(viewport={"width": 360, "height": 740}, locale="en-US")
     page = ctx.new_page()
-    link = create_from_start_page(page, live_server.url, "Protected", passphrase="correct horse")
     page.goto(link)
     expect(page.locator("#pass-form")).to_be_visible()
     page.fill("#pass-input", "wrong horse")
