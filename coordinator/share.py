@@ -60,7 +60,8 @@ def qr_svg(slug: str):
     segno.make(link, error="m").save(out, kind="svg", scale=1, border=4, omitsize=True, light="#fff", dark="#000",
                                      title=_("QR code: join the line"), desc=link)
     resp = Response(out.getvalue(), mimetype="image/svg+xml")
-    resp.headers["Cache-Control"] = "public, max-age=300"
+    # Private: without PUBLIC_URL the link follows the Host header, so no shared cache may keep one answer for all.
+    resp.headers["Cache-Control"] = "private, max-age=300"
     return resp
 
 
