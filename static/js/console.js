@@ -266,7 +266,8 @@
     $("ended-note").hidden = ev.state !== "ended";
     if (ev.state === "ended" && ev.purge_at) $("ended-note").textContent = fmt(T.w.ended, {time: timeOfDay(ev.purge_at)});
     $("call-next").hidden = ev.state === "ended";
-    $("call-next").disabled = ev.state !== "live" || !!busy["call_next:"];
+    var waiting = s.line.some(function (e) { return e.state === "waiting"; });
+    $("call-next").disabled = ev.state !== "live" || !waiting || !!busy["call_next:"];
   }
 
   function drawSpots(s) {
