@@ -122,6 +122,7 @@
     $("b-waiting").textContent = String(pub.counts.line);
     $("b-held").textContent = String(pub.counts.held);
     $("b-detained").textContent = String(pub.counts.detained);
+    $("b-detained").parentNode.classList.toggle("b-some", pub.counts.detained > 0);  // red only when there are any
     renderSpots();
     renderNews();
     tick();
