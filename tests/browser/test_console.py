@@ -87,6 +87,7 @@ def test_full_picket_from_the_console(live_server, browser, artifacts):
     page = owner_ctx.new_page()
     errors = []
     page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
     link = create_from_start_page(page, live_server.url, "Lubyanka", "A\nB")
     slug, token = re.search(r"/c/(\w+)#k=([\w-]+)", link).groups()
     api = Api(live_server.url, slug, token)
@@ -105,6 +106,7 @@ def test_full_picket_from_the_console(live_server, browser, artifacts):
     # Share: join link, QR code image from /e/<slug>/qr.svg, print and board links.
     assert page.input_value("#join-link") == f"{live_server.url}/e/{slug}"
     expect(page.locator("#qr")).to_have_attribute("src", f"/e/{slug}/qr.svg")
+    wait_for(lambda: page.evaluate("document.getElementById('qr').naturalWidth") > 0)  # the image really loaded
     assert page.get_attribute("#print-link", "href") == f"/e/{slug}/print"
     assert page.get_attribute("#board-link", "href") == f"/e/{slug}/board"
 
