@@ -1,7 +1,10 @@
 """Turns engine outcomes into Socket.IO messages: one message per room, personal messages only where data differs."""
 from __future__ import annotations
 
+import bisect
 import logging
+import threading
+import time
 
 from flask import Flask
 
@@ -27,21 +30,13 @@ def coordinator_room(coordinator_id: int) -> str:
 
 def publish(app: Flask, out) -> None:
     """Send what changed to everyone who may see it."""
-    q = app.extensions["queue"]
     if out.purged:
+        OUTBOX.forget(out.event_id)
         socketio.emit("bye", {"code": "not_found", "message": "This event was deleted."}, to=room(out.event_id, "all"))
         return
     if not out.changed:
         return
-    state = {"v": out.v, "prev_v": out.prev_v, "server_now": out.server_now, "public": out.public,
-             "gone": out.gone, "moves": out.moves}
-    if out.observer_public is None:
-        socketio.emit("state", state, to=[room(out.event_id, "obs"), room(out.event_id, "par")])
-    else:
-        socketio.emit("state", state, to=room(out.event_id, "par"))
-        socketio.emit("state", state | {"public": out.observer_public}, to=room(out.event_id, "obs"))
-    for pid in sorted(out.touched):
-        socketio.emit("me", q.me(out.event_id, pid), to=personal_room(pid))
+    OUTBOX.state(app, out)
     if out.announcement:
         socketio.emit("announcement", out.announcement, to=room(out.event_id, "all"))
     for cid in out.revoked:
@@ -54,9 +49,189 @@ def publish(app: Flask, out) -> None:
 
 def push_console(app: Flask, event_id: int) -> None:
     """Send coordinators a fresh console snapshot (a handful of clients; the full view keeps them simple)."""
+    OUTBOX.console(app, event_id)
+
+
+def _send_console(app: Flask, event_id: int) -> float:
+    """Build and send the console view now; returns the seconds the build took."""
+    t0 = time.monotonic()
     body = app.extensions["queue"].console(event_id)
     if body is not None:
         socketio.emit("console", body, to=room(event_id, "crd"))
+    return time.monotonic() - t0
+
+
+def _send_state(app: Flask, event_id: int, msg: dict, touched: set) -> None:
+    """One `state` per room, then a fresh `me` to each participant whose own entry changed."""
+    state = {k: msg[k] for k in ("v", "prev_v", "server_now", "public", "gone", "moves")}
+    if msg["observer_public"] is None:
+        socketio.emit("state", state, to=[room(event_id, "obs"), room(event_id, "par")])
+    else:
+        socketio.emit("state", state, to=room(event_id, "par"))
+        socketio.emit("state", state | {"public": msg["observer_public"]}, to=room(event_id, "obs"))
+    q = app.extensions["queue"]
+    for pid in sorted(touched):
+        socketio.emit("me", q.me(event_id, pid), to=personal_room(pid))
+
+
+def _shift(p: int, gone: set, los: list, moves: list) -> int | None:
+    """Where old position p went by one `state` message (None: it left the line)."""
+    if p in gone:
+        return None
+    i = bisect.bisect_right(los, p) - 1
+    if i >= 0 and moves[i][0] <= p <= moves[i][1]:
+        return p + moves[i][2]
+    return p
+
+
+def compose(first: tuple[list, list], then: tuple[list, list], bound: int) -> tuple[list, list]:
+    """The (gone, moves) of two consecutive `state` messages as one, for old positions 1..bound."""
+    (g1, m1), (g2, m2) = first, then
+    g1, g2, m1, m2 = set(g1), set(g2), sorted(m1), sorted(m2)
+    los1, los2 = [m[0] for m in m1], [m[0] for m in m2]
+    gone, moves = [], []
+    for p in range(1, bound + 1):
+        p1 = _shift(p, g1, los1, m1)
+        p2 = _shift(p1, g2, los2, m2) if p1 is not None else None
+        if p2 is None:
+            gone.append(p)
+        elif p2 != p:
+            if moves and moves[-1][1] == p - 1 and moves[-1][2] == p2 - p:
+                moves[-1][1] = p
+            else:
+                moves.append([p, p, p2 - p])
+    return gone, moves
+
+
+class Outbox:
+    """Coalesces broadcasts per event, so a burst of changes does not cost (changes x clients) messages.
+
+    A change goes out at once when none went out in the last BROADCAST_WINDOW_MS; otherwise it waits until that
+    window ends, merged with the changes after it into one `state` (versions prev_v..v, positions composed) and one
+    `me` per touched participant. The console view is rebuilt at most once per window, and never more often than
+    every 3x its own build time (a long line makes it expensive). Nothing here is queue state: it is a send buffer
+    that is lost on a crash, and clients resynchronise with a snapshot after any gap. BROADCAST_WINDOW_MS = 0 sends
+    every change at once (in-process tests that count messages).
+    """
+
+    def __init__(self):
+        self.lock = threading.Lock()  # green under eventlet/gevent monkey-patching
+        self.events: dict[int, dict] = {}
+
+    def _slot(self, event_id: int) -> dict:
+        return self.events.setdefault(event_id, {"sent_at": -1e9, "sent_v": 0, "pending": None, "touched": set(),
+                                                 "timer": False, "console_at": -1e9, "console_gap": 0.0,
+                                                 "console_timer": False})
+
+    def forget(self, event_id: int) -> None:
+        """The event is gone: drop whatever waits for it."""
+        with self.lock:
+            self.events.pop(event_id, None)
+
+    def state(self, app: Flask, out) -> None:
+        """Send (or queue) the `state` and `me` messages of one committed change."""
+        window = app.config.get("BROADCAST_WINDOW_MS", 0) / 1000
+        msg = {"v": out.v, "prev_v": out.prev_v, "server_now": out.server_now, "public": out.public,
+               "observer_public": out.observer_public, "gone": list(out.gone), "moves": [list(m) for m in out.moves],
+               "bound": (out.public or {}).get("counts", {}).get("line", 0) + len(out.gone)}
+        if window <= 0:
+            _send_state(app, out.event_id, msg, set(out.touched))
+            return
+        sends, wait = [], None
+        with self.lock:
+            slot, now = self._slot(out.event_id), time.monotonic()
+            slot["touched"] |= set(out.touched)
+            if out.v <= slot["sent_v"]:  # an older change published late (two greenlets): its `me`s still go out
+                msg = None
+            elif slot["pending"] is not None and out.prev_v == slot["pending"]["v"]:
+                msg = self._merge(slot["pending"], msg)
+            elif slot["pending"] is not None:  # a gap (another process changed the event): send what waits first
+                sends.append((slot["pending"], set()))
+                slot.update(sent_v=slot["pending"]["v"], pending=None)
+            if msg is not None and slot["pending"] is None and not slot["timer"] and now - slot["sent_at"] >= window:
+                sends.append((msg, slot["touched"]))
+                slot.update(sent_at=now, sent_v=msg["v"], touched=set(), pending=None)
+            else:
+                if msg is not None:
+                    slot["pending"] = msg
+                if not slot["timer"]:
+                    slot["timer"], wait = True, max(0.0, slot["sent_at"] + window - now)
+        for m, touched in sends:
+            _send_state(app, out.event_id, m, touched)
+        if wait is not None:
+            socketio.start_background_task(self._flush_later, app, out.event_id, wait)
+
+    @staticmethod
+    def _merge(old: dict, new: dict) -> dict:
+        """Two consecutive changes as one message from old's prev_v to new's v."""
+        gone, moves = compose((old["gone"], old["moves"]), (new["gone"], new["moves"]), old["bound"])
+        return new | {"prev_v": old["prev_v"], "gone": gone, "moves": moves, "bound": old["bound"]}
+
+    def _flush_later(self, app: Flask, event_id: int, wait: float) -> None:
+        """At the end of the window, send what waited (always with the newest `me` of each touched participant)."""
+        socketio.sleep(wait)
+        with self.lock:
+            slot = self.events.get(event_id)
+            if slot is None:
+                return
+            msg, touched = slot["pending"], slot["touched"]
+            slot.update(pending=None, touched=set(), timer=False, sent_at=time.monotonic())
+            if msg is not None:
+                slot["sent_v"] = max(slot["sent_v"], msg["v"])
+        if msg is None and not touched:
+            return
+        try:
+            with app.app_context():
+                if msg is not None:
+                    _send_state(app, event_id, msg, touched)
+                else:
+                    q = app.extensions["queue"]
+                    for pid in sorted(touched):
+                        socketio.emit("me", q.me(event_id, pid), to=personal_room(pid))
+        except Exception:  # a purged event or a database hiccup: clients resync with a snapshot
+            log.exception("delayed broadcast failed")
+
+    def console(self, app: Flask, event_id: int) -> None:
+        """Rebuild the coordinators' view now, or once at the end of the current window."""
+        window = app.config.get("BROADCAST_WINDOW_MS", 0) / 1000
+        if window <= 0:
+            _send_console(app, event_id)
+            return
+        with self.lock:
+            slot, now = self._slot(event_id), time.monotonic()
+            gap = max(window, slot["console_gap"])
+            if slot["console_timer"]:
+                return
+            if now - slot["console_at"] < gap:
+                slot["console_timer"] = True
+                wait = slot["console_at"] + gap - now
+            else:
+                slot["console_at"], wait = now, None
+        if wait is None:
+            took = _send_console(app, event_id)
+            with self.lock:
+                self._slot(event_id)["console_gap"] = 3 * took
+        else:
+            socketio.start_background_task(self._console_later, app, event_id, wait)
+
+    def _console_later(self, app: Flask, event_id: int, wait: float) -> None:
+        """Send the console view at the end of the window."""
+        socketio.sleep(wait)
+        with self.lock:
+            slot = self.events.get(event_id)
+            if slot is None:
+                return
+            slot["console_timer"], slot["console_at"] = False, time.monotonic()
+        try:
+            with app.app_context():
+                took = _send_console(app, event_id)
+            with self.lock:
+                self._slot(event_id)["console_gap"] = 3 * took
+        except Exception:
+            log.exception("delayed console update failed")
+
+
+OUTBOX = Outbox()
 
 
 def revoke_connections(app: Flask, coordinator_id: int) -> None:

@@ -129,6 +129,7 @@ def app(tmp_path):
     app = create_app({
         "TESTING": True, "SECRET_KEY": "test", "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/app.db",
         "ASYNC_MODE": "threading", "CLOCK": FakeClock(), "RUN_TICKER": False, "PUSH_ALLOW_INSECURE": True,
+        "BROADCAST_WINDOW_MS": 0,  # every change sent at once, so tests can count messages
     })
     with app.app_context():
         db.create_all()

@@ -75,7 +75,8 @@ def holders(ctx: Ctx) -> tuple[dict, dict]:
 
 def place(ctx: Ctx, entry: Entry, position: int | None) -> None:
     """Put an entry into the line at a 1-based position (None: at the end)."""
-    others = [e for e in line(ctx) if e.id != entry.id]
+    # Appending (every join) needs only the highest rank, not the whole line: joins stay cheap in a long line.
+    others = [e for e in line(ctx) if e.id != entry.id] if position is not None else []
     if position is None or position > len(others):
         top = ctx.session.scalar(select(func.max(Entry.rank)).where(Entry.event_id == ctx.event.id)) or 0
         entry.rank = top + GAP

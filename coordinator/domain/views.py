@@ -5,7 +5,7 @@ and then only observers get them); a participant additionally gets its own `me` 
 """
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from . import estimates
@@ -55,9 +55,9 @@ def public(session: Session, ev: Event, now: int, names: bool = False) -> dict:
     spots = _spots(session, ev)
     on, called = _holders(session, ev)
     counts = {"waiting": 0, "away": 0}
-    for state, n in session.execute(select(Entry.state, Entry.id).where(
-            Entry.event_id == ev.id, Entry.state.in_(LINE_STATES))):
-        counts[state] += 1
+    for state, n in session.execute(select(Entry.state, func.count(Entry.id)).where(
+            Entry.event_id == ev.id, Entry.state.in_(LINE_STATES)).group_by(Entry.state)):
+        counts[state] = n
     counts = {"line": counts["waiting"] + counts["away"], **counts, "held": ev.held, "detained": ev.detained,
               "noshow": ev.noshows, "calls": ev.calls}
     est = estimate_params(session, ev, now, spots, on, called)

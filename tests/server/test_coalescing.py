@@ -1,0 +1,115 @@
+"""Broadcast coalescing: merged `state` messages must move every position exactly as the separate ones would."""
+from __future__ import annotations
+
+import asyncio
+import random
+import secrets
+
+import pytest
+from realclients import Peer, create_event, http_action, http_snapshot, participant_auth, wait_for
+
+from coordinator.broadcast import compose
+from coordinator.domain.views import moves
+
+
+def where(p: int, gone: list, ranges: list) -> int | None:
+    """Apply one (gone, moves) pair to an old position, as docs/protocol.md tells clients to."""
+    if p in gone:
+        return None
+    for lo, hi, d in ranges:
+        if lo <= p <= hi:
+            return p + d
+    return p
+
+
+def change(line: list[int], rng: random.Random, fresh: list[int]) -> list[int]:
+    """One random change to a line of ids: someone leaves, joins (anywhere) or moves."""
+    line = list(line)
+    kind = rng.choice(["leave", "join", "move", "front"])
+    if kind == "leave" and line:
+        line.pop(rng.randrange(len(line)))
+    elif kind == "join":
+        fresh[0] += 1
+        line.insert(rng.randint(0, len(line)), fresh[0])
+    elif kind in ("move", "front") and line:
+        x = line.pop(rng.randrange(len(line)))
+        line.insert(0 if kind == "front" else rng.randint(0, len(line)), x)
+    return line
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_composed_changes_move_positions_like_the_separate_ones(seed):
+    """Random chains of changes: composing their messages gives every old position the same fate."""
+    rng = random.Random(seed)
+    fresh = [100]
+    line0 = list(range(1, rng.randint(0, 30) + 1))
+    lines = [line0]
+    for _ in range(rng.randint(2, 8)):
+        lines.append(change(lines[-1], rng, fresh))
+    gone, ranges = moves(lines[0], lines[1])
+    bound = len(lines[1]) + len(gone)  # what the outbox knows: the line after the first change plus who left
+    for a, b in zip(lines[1:], lines[2:]):
+        gone, ranges = compose((gone, ranges), moves(a, b), bound)
+    for p, eid in enumerate(line0, start=1):
+        expected = lines[-1].index(eid) + 1 if eid in lines[-1] else None
+        assert where(p, gone, ranges) == expected, (seed, p, lines)
+
+
+@pytest.mark.server
+def test_burst_of_changes_reaches_clients_coalesced_and_consistent(server_factory):
+    """A long window merges a burst of coordinator actions; each phone's position, followed from the `state`
+    messages alone, ends where the server says it is."""
+    srv = server_factory(extra_env={"PICKET_BROADCAST_WINDOW_MS": "1000"})
+    ev = create_event(srv.url, auto_call=False)
+    tracked, final, n_changes = asyncio.run(_burst(srv.url, ev))
+
+    by_id = {e["id"]: e for e in final["line"] + final["active"] + final["past"]}
+    states_seen = []
+    for entry_id, (pos, n_states) in tracked.items():
+        states_seen.append(n_states)
+        assert pos == by_id[entry_id]["position"], (entry_id, pos, by_id[entry_id])
+    assert max(states_seen) < n_changes, "the burst was not coalesced at all"
+
+
+async def _burst(url: str, ev: dict):
+    """12 phones join; then a quick burst of calls, skips, moves, removals and walk-ins over HTTP."""
+    peers = [await Peer(url, participant_auth(ev["slug"], secrets.token_urlsafe(32))).connect() for _ in range(12)]
+    try:
+        entries = []
+        for i, p in enumerate(peers):
+            ack = await p.act("join", {"pseudonym": f"Person {i}"})
+            assert ack["ok"], ack
+            entries.append(ack["result"]["entry"])
+        v_joined = http_snapshot(url, ev["slug"], ev["token"])["v"]
+        await wait_for(lambda: all(p.last_v() >= v_joined for p in peers), what="every phone to see all joins")
+        starts = []
+        for p in peers:
+            snap = await p.snapshot()
+            starts.append((snap["v"], snap["me"]["position"]))
+            p.got["state"].clear()
+
+        token, slug = ev["token"], ev["slug"]
+        burst = [("start", {}), ("call_next", {}), ("move", {"entry": entries[8], "to": 1}),
+                 ("remove", {"entry": entries[3]}), ("add_walk_in", {"pseudonym": "Walk-in", "to": 2}),
+                 ("call_next", {}), ("skip", {"entry": entries[5]}), ("move", {"entry": entries[11], "to": 3}),
+                 ("remove", {"entry": entries[6]}), ("skip", {"entry": entries[0]})]
+        for name, args in burst:
+            ack = http_action(url, slug, token, name, args)
+            assert ack["ok"], (name, ack)
+        final = http_snapshot(url, slug, token)
+        await wait_for(lambda: all(p.last_v() >= final["v"] for p in peers), what="every phone to catch up")
+
+        tracked = {}
+        for entry_id, p, (v, pos) in zip(entries, peers, starts):
+            for st in p.got["state"]:
+                if st["v"] <= v:
+                    continue
+                assert st["prev_v"] == v, f"a gap in one process: {v} then {st['prev_v']}->{st['v']}"
+                pos, v = where(pos, st["gone"], st["moves"]) if pos is not None else None, st["v"]
+            if pos is None and p.got["me"]:  # out of the line (called): its own `me` says where it is now
+                pos = p.got["me"][-1]["me"]["position"]
+            tracked[entry_id] = (pos, len(p.got["state"]))
+        return tracked, final, len(burst)
+    finally:
+        for p in peers:
+            await p.close()
