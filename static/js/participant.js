@@ -260,6 +260,7 @@
     $("after-title").textContent = T["after_" + kind];
     $("after-text").textContent = T["after_" + kind + "_text"];
     show($("btn-rejoin"), ev.state !== "ended" && ev.state !== "draft");
+    show($("after-help"), kind === "detained");
   }
 
   function renderSpots() {
@@ -270,7 +271,9 @@
     spots.forEach(function (s) {
       var li = document.createElement("li");
       li.className = "spot spot-" + s.status;
-      if (m && m.spot && m.spot.id === s.id) li.classList.add("spot-mine");
+      if (m && m.spot && m.spot.id === s.id && (m.state === "called" || m.state === "on_spot")) {
+        li.classList.add("spot-mine");
+      }
       var name = document.createElement("span");
       name.className = "spot-name";
       name.textContent = fmt(T.spot_name, {label: s.label});
@@ -311,7 +314,8 @@
     if (!snap) return;
     var ev = snap.public.event, m = snap.me, now = serverNow();
     if (m && IN_LINE.indexOf(m.state) >= 0 && m.position) {
-      $("wait-eta").textContent = etaText(PQEta.eta(m.position, snap.public.est, now, ev), ev);
+      // Away: passed over until back, so no estimate would be honest.
+      $("wait-eta").textContent = m.state === "away" ? "" : etaText(PQEta.eta(m.position, snap.public.est, now, ev), ev);
     }
     if (m && m.state === "called") {
       $("called-cd").textContent = clock(m.deadline_at - now);
@@ -450,7 +454,7 @@
 
   function renderAlertsCard() {
     var m = snap.me;
-    var active = m && (IN_LINE.indexOf(m.state) >= 0 || m.state === "called");
+    var active = m && IN_LINE.indexOf(m.state) >= 0;  // not on the turn screen: nothing must distract there
     var granted = "Notification" in window && Notification.permission === "granted";
     var need = active && !(granted && m.push);
     show($("alerts"), !!need && !stale);
@@ -577,7 +581,9 @@
       });
     });
     $("btn-alerts").addEventListener("click", enableAlerts);
-    $("btn-help").addEventListener("click", openHelp);
+    Array.prototype.forEach.call(document.querySelectorAll(".js-help"), function (b) {
+      b.addEventListener("click", openHelp);
+    });
     $("btn-help-close").addEventListener("click", closeHelp);
     $("help").addEventListener("keydown", function (e) { if (e.key === "Escape") closeHelp(); });
     // Any tap keeps the audio unlocked (iOS may suspend it again) and stops the flashing title.
