@@ -67,7 +67,10 @@ def create_event():
         spec = event_spec(form)
         if form.get("passphrase"):
             from .passphrase import hash_passphrase
-            spec["passphrase_hash"] = hash_passphrase(form["passphrase"])
+            try:
+                spec["passphrase_hash"] = hash_passphrase(form["passphrase"])
+            except DomainError as e:
+                return render_template("index.html", error=e.code, error_field="passphrase", **page), 400
         public, token = queue().create_event(spec)
     except DomainError as e:
         field = re.search(r"'(\w+)'", e.message)  # domain messages quote the field they refuse

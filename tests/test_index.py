@@ -129,3 +129,12 @@ def test_passphrase_only_with_coordinator_token(client, event):
     """A passphrase without a coordinator token is a malformed request, not an observer."""
     r = client.get(f"/api/events/{event['slug']}/snapshot", headers={"X-Coordinator-Passphrase": "whatever1"})
     assert r.status_code == 400
+
+
+def test_form_short_passphrase_names_the_field(client):
+    """A too-short passphrase is refused with the field named, and no event is created."""
+    client.set_cookie("lang", "en")
+    r = client.post("/", data=FORM | {"passphrase": "short", "csrf_token": csrf_token(client)})
+    assert r.status_code == 400
+    assert "Some value is not valid. (Passphrase)" in r.get_data(as_text=True)
+    assert "#k=" not in r.get_data(as_text=True)

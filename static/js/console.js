@@ -387,7 +387,6 @@
           "data-label": c.label, class: "btn danger small"}) : null]));
     });
     $("invite-form").hidden = !owner;
-    $("panic").hidden = !owner;
   }
 
   function drawLog(s) {
