@@ -393,10 +393,13 @@
     var list = $("log");
     list.textContent = "";
     s.log.forEach(function (r) {
-      var detail = ["call", "move", "broadcast", "settings", "spots", "invite", "revoke"].indexOf(r.action) >= 0
-        ? r.detail : "";
+      var detail = ["call", "move", "broadcast", "spots", "invite", "revoke"].indexOf(r.action) >= 0 ? r.detail : "";
+      if (r.action === "settings") {  // setting names, translated
+        detail = (r.detail || "").split(",").map(function (k) { return T.fields[k] || k; }).join(", ");
+      }
+      var actor = r.actor === "system" ? "" : r.actor === "participant" ? T.w.participant : r.actor;
       list.appendChild(h("li", {}, [
-        h("time", {text: timeOfDay(r.at)}), " ", h("span", {class: "actor", text: r.actor === "system" ? "" : r.actor}),
+        h("time", {text: timeOfDay(r.at)}), " ", h("span", {class: "actor", text: actor}),
         " " + (T.log[r.action] || r.action),
         r.ticket ? " · " + (r.pseudonym || "") + " (" + fmt(T.w.ticket, {n: r.ticket}) + ")" : "",
         detail ? " · " + detail : ""]));
