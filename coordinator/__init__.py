@@ -36,7 +36,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     init_i18n(app)
     socketio.init_app(
         app, async_mode=app.config["ASYNC_MODE"], message_queue=app.config["MESSAGE_QUEUE"],
-        cors_allowed_origins=app.config["CORS_ALLOWED_ORIGINS"] or [],
+        # None means "same origin only"; an empty list would switch python-engineio's Origin check off entirely.
+        cors_allowed_origins=app.config["CORS_ALLOWED_ORIGINS"] or None,
         max_http_buffer_size=app.config["MAX_HTTP_BUFFER_SIZE"], ping_interval=app.config["PING_INTERVAL"],
         ping_timeout=app.config["PING_TIMEOUT"], logger=False, engineio_logger=False,
         json=None, always_connect=False, manage_session=True)

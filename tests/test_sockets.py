@@ -511,3 +511,21 @@ def test_connect_error_payload_on_real_server(live_server):
     assert errors and errors[0]["data"]["code"] == "unauthorized" and errors[0]["data"]["message"]
     assert "Traceback" not in json.dumps(errors)
     client.disconnect()
+
+
+def test_foreign_origin_refused_on_real_server(live_server):
+    """Browsers on another site cannot open a socket: Engine.IO checks Origin against the Host (same origin only)."""
+    import requests
+    import websocket
+
+    url = live_server.url + "/socket.io/?EIO=4&transport=polling"
+    assert requests.get(url, timeout=10).status_code == 200  # no Origin: scripts, authenticated by token
+    assert requests.get(url, headers={"Origin": live_server.url}, timeout=10).status_code == 200
+    refused = requests.get(url, headers={"Origin": "https://evil.example"}, timeout=10)
+    assert refused.status_code == 400
+    ws_url = live_server.url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
+    ok = websocket.create_connection(ws_url, origin=live_server.url, timeout=10)
+    assert ok.recv().startswith("0{")  # the Engine.IO open packet
+    ok.close()
+    with pytest.raises(websocket.WebSocketBadStatusException):
+        websocket.create_connection(ws_url, origin="https://evil.example", timeout=10)
