@@ -306,6 +306,15 @@ def test_form_without_js_passphrase_and_no_token(live_server, browser):
     page.click("#stats-load")
     expect(page.locator("#stats div").first).to_be_visible()
 
+    # The server restarts: the console reconnects by itself (passphrase kept in memory) and resyncs.
+    live_server.stop()
+    expect(page.locator("#conn")).not_to_have_text("connected")
+    live_server.start()
+    slug = re.search(r"/c/(\w+)", link).group(1)
+    Api(live_server.url, slug, "").join("Late")
+    expect(page.locator("#line > li")).to_have_count(1)
+    expect(page.locator("#conn")).to_have_text("connected")
+
     other = ctx.new_page()
     other.goto(link.split("#")[0])
     other.evaluate("sessionStorage.clear()")
