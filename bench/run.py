@@ -57,13 +57,14 @@ class Server:
         self.env = {**os.environ, "PICKET_ASYNC_MODE": mode, "PICKET_PORT": str(self.port),
                     "PICKET_INSTANCE_PATH": str(self.dir), "PICKET_MAX_CONNECTIONS": str(max(6000, clients + 100)),
                     "PICKET_ACTION_BURST": "1000", "PYTHONUNBUFFERED": "1"}
+        self.cmd = [sys.executable, str(ROOT / "wsgi.py")]
         self.proc: subprocess.Popen | None = None
         self.ps: psutil.Process | None = None
 
     def start(self) -> "Server":
         """Start and wait until /healthz answers."""
         log = open(self.dir / "server.log", "ab")
-        self.proc = subprocess.Popen([sys.executable, str(ROOT / "wsgi.py")], cwd=ROOT, env=self.env,
+        self.proc = subprocess.Popen(self.cmd, cwd=ROOT, env=self.env,
                                      stdout=log, stderr=subprocess.STDOUT)
         self.ps = psutil.Process(self.proc.pid)
         deadline = time.monotonic() + 60
