@@ -221,7 +221,7 @@ def test_full_picket_from_the_console(live_server, browser, artifacts):
     page.click(f"#line [data-act=remove][data-entry='{walker}']")
     confirm(page)
     expect(page.locator("#line > li")).to_have_count(0)
-    expect(page.locator("#log")).to_contain_text("detained")
+    expect(page.locator("#log")).to_contain_text("recorded a detention · Tulip")
 
     # Screenshots at a laptop and a phone size.
     page.screenshot(path=str(artifacts / "console-1280x800.png"), full_page=True)
