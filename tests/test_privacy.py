@@ -89,6 +89,7 @@ def test_in_process_logs_hold_no_ip_token_or_agent(app, client, caplog, capsys):
     assert FAKE_IP not in text + printed.out + printed.err
 
 
+@pytest.mark.server
 def test_real_server_output_holds_no_ip_token_or_agent(live_server):
     """The eventlet server's whole stdout/stderr after a picket over HTTP and WebSocket: no IP, token or agent."""
     import socketio as sio_client

@@ -463,6 +463,7 @@ def test_internal_error_has_no_traceback(app, client, event, monkeypatch):
     assert crd.is_connected()
 
 
+@pytest.mark.server
 def test_oversized_message_drops_connection(live_server):
     """A message over MAX_HTTP_BUFFER_SIZE (16 KB) is refused by the transport; nothing changes."""
     import requests
@@ -495,6 +496,7 @@ def test_oversized_message_drops_connection(live_server):
     client.disconnect()
 
 
+@pytest.mark.server
 def test_connect_error_payload_on_real_server(live_server):
     """A refused connection tells the client why, as {code, message}, without a traceback."""
     import requests
@@ -513,6 +515,7 @@ def test_connect_error_payload_on_real_server(live_server):
     client.disconnect()
 
 
+@pytest.mark.server
 def test_foreign_origin_refused_on_real_server(live_server):
     """Browsers on another site cannot open a socket: Engine.IO checks Origin against the Host (same origin only)."""
     import requests
