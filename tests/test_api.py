@@ -138,6 +138,7 @@ def test_every_action_route(client):
     versions = []
 
     def run(headers, role, name, args=None):
+        """Run one action over HTTP, check the answer and remember that it was driven."""
         body = ok(post(client, slug, name, headers, args))
         assert body["replay"] is False
         versions.append(body["v"])
@@ -276,6 +277,7 @@ def test_api_404_405_413_are_json(client, event):
 def test_api_internal_error_is_generic_json(app, client, event, monkeypatch):
     """An unexpected exception in the API answers 500 {code: internal} without details."""
     def explode(*args, **kwargs):
+        """Fail like a bug would."""
         raise RuntimeError("secret-internal-detail")
 
     monkeypatch.setattr(app.extensions["queue"], "snapshot", explode)
@@ -293,6 +295,7 @@ def test_html_errors_without_traceback(app, client, event, monkeypatch):
     assert r.status_code == 404 and r.content_type.startswith("text/html")
 
     def explode(*args, **kwargs):
+        """Fail like a bug would."""
         raise RuntimeError("secret-internal-detail")
 
     monkeypatch.setattr(app.extensions["queue"], "snapshot", explode)

@@ -101,6 +101,7 @@ def test_fuzzed_requests_never_crash(app, event):
         @settings(max_examples=4, derandomize=True, deadline=None, database=None,
                   suppress_health_check=list(HealthCheck))
         def run(case):
+            """Send one generated request and check the answer."""
             if "slug" in (case.path_parameters or {}) and "panic" not in case.path:
                 case.path_parameters["slug"] = event["slug"]  # a real event, so requests reach the engine
                 case.headers = {**(case.headers or {}), "X-Coordinator-Token": event["token"]}

@@ -292,6 +292,7 @@ def test_every_action_acks_ok(app, client):
     last_v = 0
 
     def ok(sio, role, name, args=None):
+        """Run one action, check its ack and remember that it was driven."""
         nonlocal last_v
         ack = act(sio, name, args)
         assert_ok(ack)
@@ -450,6 +451,7 @@ def test_internal_error_has_no_traceback(app, client, event, monkeypatch):
     secret_detail = "boom-secret-detail"
 
     def explode(*args, **kwargs):
+        """Fail like a bug would."""
         raise RuntimeError(secret_detail)
 
     monkeypatch.setattr(app.extensions["queue"], "perform", explode)
