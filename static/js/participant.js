@@ -540,7 +540,7 @@
     var btn = $("btn-join");
     if (btn.disabled) return;
     var name = $("pseudonym").value.replace(/\s+/g, " ").trim();
-    if (!name || name.length > 40) { showError("bad_name"); $("pseudonym").focus(); return; }
+    if (!name || name.length > $("pseudonym").maxLength) { showError("bad_name"); $("pseudonym").focus(); return; }
     store.set("name", name);
     joinOp = joinOp || PQNet.randomId(18);
     act("join", {pseudonym: name}, btn, joinOp).then(function (res) {

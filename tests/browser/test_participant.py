@@ -261,3 +261,14 @@ def test_legal_help_card(live_server, phone):
     expect(help_card).to_contain_text("51")
     page.keyboard.press("Escape")
     expect(help_card).to_be_hidden()
+
+
+def test_empty_nickname_is_refused_clearly(live_server, phone):
+    """An empty nickname gets a translated message and creates nothing."""
+    ev = create_event(live_server)
+    page = open_page(phone(), live_server, ev)
+    page.fill("#pseudonym", "   ")
+    page.click("#btn-join")
+    expect(page.locator("#error")).to_have_text("Введите псевдоним (от 1 до 32 символов).")
+    expect(page.locator("#s-join")).to_be_visible()
+    assert console(live_server, ev)["line"] == []

@@ -103,10 +103,10 @@ def test_reload_without_network_shows_last_state_marked_stale(live_server, phone
     page = open_page(ctx, live_server, ev)
     join(page, "Липа")
     expect(page.locator("#place")).to_have_text("1")
-    page.wait_for_function("navigator.serviceWorker && navigator.serviceWorker.controller !== null", timeout=WAIT)
+    page.wait_for_function("() => navigator.serviceWorker && navigator.serviceWorker.controller !== null", timeout=WAIT)
     # The worker caches the page and the shell (asynchronously): wait until the page is in its cache.
-    page.wait_for_function(f"caches.match('/e/{ev['slug']}').then(r => !!r)", timeout=WAIT)
-    page.wait_for_function("caches.match('/static/js/participant.js').then(r => !!r)", timeout=WAIT)
+    page.wait_for_function(f"() => caches.match('/e/{ev['slug']}').then(r => !!r)", timeout=WAIT)
+    page.wait_for_function("() => caches.match('/static/js/participant.js').then(r => !!r)", timeout=WAIT)
     ctx.set_offline(True)
     page.reload()
     expect(page.locator("#s-wait")).to_be_visible(timeout=WAIT)
@@ -135,7 +135,7 @@ def test_transferred_size_of_the_page(live_server, phone, artifacts):
     page.on("response", record)
     page.goto(f"{live_server.url}/e/{ev['slug']}")
     expect(page.locator("#conn")).to_have_attribute("data-status", "live", timeout=WAIT)
-    page.wait_for_function("navigator.serviceWorker && navigator.serviceWorker.controller !== null", timeout=WAIT)
+    page.wait_for_function("() => navigator.serviceWorker && navigator.serviceWorker.controller !== null", timeout=WAIT)
     static = {u: n for u, n in sizes.items() if "/socket.io/" not in u}
     total = sum(static.values())
     lines = [f"{n:>8}  {u.replace(live_server.url, '')}" for u, n in sorted(static.items(), key=lambda x: -x[1])]
