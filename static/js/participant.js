@@ -22,6 +22,7 @@
   var audio = null;
   var flashTimer = null;
   var baseTitle = document.title;
+  var deleted = false;      // this phone just deleted its data: say so on the join screen
 
   // ------------------------------------------------------------ storage (per event; never in the URL)
 
@@ -208,7 +209,7 @@
     var input = $("pseudonym");
     if (!input.value) input.value = store.get("name") || suggestion();
     var e = snap.public.eta_new;
-    $("join-eta").textContent = e && snap.public.counts.line ? etaText(e, ev) : "";
+    $("join-eta").textContent = deleted ? T.deleted : (e && snap.public.counts.line ? etaText(e, ev) : "");
   }
 
   function etaText(e, ev) {
@@ -542,6 +543,7 @@
     var name = $("pseudonym").value.replace(/\s+/g, " ").trim();
     if (!name || name.length > $("pseudonym").maxLength) { showError("bad_name"); $("pseudonym").focus(); return; }
     store.set("name", name);
+    deleted = false;
     joinOp = joinOp || PQNet.randomId(18);
     act("join", {pseudonym: name}, btn, joinOp).then(function (res) {
       joinOp = null;
@@ -576,6 +578,7 @@
         snap = null;
         $("pseudonym").value = "";
         client.reconnect();  // a fresh token for a possible new join; nothing links it to the old one
+        deleted = true;
         screen("s-join");
         $("join-eta").textContent = T.deleted;
       });

@@ -58,6 +58,18 @@ def open_page(ctx, server, ev: dict, requests_seen: list | None = None):
     return page
 
 
+def wait_js(page, expression: str, timeout_ms: int = WAIT):
+    """Poll a JS expression (it may return a promise) until it gives a truthy value; return that value."""
+    waited = 0
+    while True:
+        value = page.evaluate(expression)
+        if value:
+            return value
+        assert waited < timeout_ms, f"timed out waiting for: {expression}"
+        page.wait_for_timeout(100)
+        waited += 100
+
+
 def join(page, name: str) -> None:
     """Fill the nickname and tap Join; wait for the waiting screen."""
     expect(page.locator("#s-join")).to_be_visible(timeout=WAIT)
@@ -243,6 +255,7 @@ def test_step_away_come_back_leave_with_confirmation(live_server, phone):
     page.click("#btn-delete")
     page.click("#btn-delete-yes")
     expect(page.locator("#s-join")).to_be_visible(timeout=WAIT)
+    expect(page.locator("#join-eta")).to_have_text("Ваши данные удалены с сервера и с этого телефона.")
     snap = console(live_server, ev)
     assert snap["line"] == [] and snap["past"] == []  # nothing about this person is left on the server
     new = page.evaluate(f"localStorage.getItem('pq:{ev['slug']}:token')")

@@ -7,7 +7,7 @@ import re
 
 from playwright.sync_api import expect
 
-from test_participant import WAIT, console, coord, create_event, join, open_page
+from test_participant import WAIT, console, coord, create_event, join, open_page, wait_js
 
 SIZES = [(360, 740), (1280, 800)]
 
@@ -105,8 +105,8 @@ def test_reload_without_network_shows_last_state_marked_stale(live_server, phone
     expect(page.locator("#place")).to_have_text("1")
     page.wait_for_function("() => navigator.serviceWorker && navigator.serviceWorker.controller !== null", timeout=WAIT)
     # The worker caches the page and the shell (asynchronously): wait until the page is in its cache.
-    page.wait_for_function(f"() => caches.match('/e/{ev['slug']}').then(r => !!r)", timeout=WAIT)
-    page.wait_for_function("() => caches.match('/static/js/participant.js').then(r => !!r)", timeout=WAIT)
+    wait_js(page, f"caches.match('/e/{ev['slug']}').then(r => !!r)")
+    wait_js(page, "caches.match('/static/js/participant.js').then(r => !!r)")
     ctx.set_offline(True)
     page.reload()
     expect(page.locator("#s-wait")).to_be_visible(timeout=WAIT)

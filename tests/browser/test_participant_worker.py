@@ -8,7 +8,7 @@ import json
 import requests
 from playwright.sync_api import expect
 
-from test_participant import WAIT, create_event, join, open_page
+from test_participant import WAIT, create_event, join, open_page, wait_js
 
 
 def worker_registration_id(cdp, origin: str) -> str:
@@ -28,8 +28,7 @@ def test_push_shows_a_generic_notification_in_the_page_language(live_server, pho
     page = open_page(ctx, live_server, ev)
     page.wait_for_function("() => navigator.serviceWorker && navigator.serviceWorker.controller !== null", timeout=WAIT)
     # The page told the worker its language (kept in the worker's cache).
-    page.wait_for_function("() => caches.open('pq-settings').then(c => c.match('/__pq_lang')).then(r => !!r)",
-                           timeout=WAIT)
+    wait_js(page, "caches.open('pq-settings').then(c => c.match('/__pq_lang')).then(r => !!r)")
     cdp = ctx.new_cdp_session(page)
     regs = worker_registration_id(cdp, live_server.url)
     deadline_ms = 0
@@ -43,10 +42,8 @@ def test_push_shows_a_generic_notification_in_the_page_language(live_server, pho
                       "en": {"title": "Picket Queue", "body": "Your turn is coming"}}}
     cdp.send("ServiceWorker.deliverPushMessage", {"origin": live_server.url, "registrationId": reg_id,
                                                   "data": json.dumps(data)})
-    page.wait_for_function(
-        "() => navigator.serviceWorker.ready.then(r => r.getNotifications()).then(n => n.length > 0)", timeout=WAIT)
-    shown = page.evaluate("navigator.serviceWorker.ready.then(r => r.getNotifications())"
-                          ".then(n => n.map(x => ({title: x.title, body: x.body, tag: x.tag})))")
+    shown = wait_js(page, "navigator.serviceWorker.ready.then(r => r.getNotifications())"
+                          ".then(n => n.length && n.map(x => ({title: x.title, body: x.body, tag: x.tag})))")
     assert shown == [{"title": "Очередь на пикет", "body": "Ваша очередь подходит", "tag": "pq-alert"}]
 
 
