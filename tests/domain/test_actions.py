@@ -132,6 +132,22 @@ def test_delete_me_removes_rows_and_frees_spot(picket):
     assert picket.snapshot(a)["me"] is None
 
 
+def test_delete_me_forgets_stored_answers(picket):
+    """After delete_me no stored operation answer ties the token to a ticket (only the delete_me answer stays)."""
+    import json
+
+    from sqlalchemy import select
+
+    from coordinator.domain.models import Operation
+    a, _ = picket.join("Anna")
+    picket.act(a, "step_away")
+    actor = a.actor_key
+    picket.act(a, "delete_me")
+    with picket.q.store.read() as s:
+        answers = [json.loads(o.result) for o in s.scalars(select(Operation).where(Operation.actor == actor))]
+    assert answers == [{"deleted": True}]
+
+
 def test_set_push_stores_and_forgets(picket):
     """A push subscription is stored, shown as a flag, and forgotten with null."""
     a, _ = picket.join("Anna")
@@ -192,6 +208,19 @@ def test_end_finishes_everyone(picket):
     states = {i: e.state for i, e in picket.entries().items()}
     assert states == {ea: "done", eb: "left", ec: "left"}
     assert picket.line() == []
+
+
+def test_end_with_a_long_line(make_picket):
+    """Ending an event with many people finishes every one of them (rows change while they are being read)."""
+    p = make_picket()
+    p.start()
+    for i in range(40):
+        p.join(f"P{i}")
+    p.c("add_walk_in", pseudonym="W", to=3)
+    p.c("end")
+    states = [e.state for e in p.entries().values()]
+    assert len(states) == 41 and states.count("left") == 41 and p.line() == []
+    assert len(p.log("event_end")) == 41
 
 
 def test_ended_event_refuses_actions(picket):
