@@ -14,9 +14,9 @@ import uuid
 import pytest
 import requests
 
-pytest.importorskip("playwright")
-from playwright.sync_api import expect  # noqa: E402
+from playwright.sync_api import expect
 
+pytestmark = [pytest.mark.browser, pytest.mark.server]
 WAIT = 15_000  # ms: generous, the machine is small and shared
 
 
@@ -285,3 +285,26 @@ def test_empty_nickname_is_refused_clearly(live_server, phone):
     expect(page.locator("#error")).to_have_text("Введите псевдоним (от 1 до 32 символов).")
     expect(page.locator("#s-join")).to_be_visible()
     assert console(live_server, ev)["line"] == []
+
+
+def test_event_not_open_yet_and_event_deleted(live_server, phone):
+    """A draft event says the line is not open (joining is refused clearly); a purged event clears the phone."""
+    r = requests.post(live_server.url + "/api/events", json={"title": "Черновик", "state": "draft",
+                                                             "spots": [{"label": "A"}]}, timeout=10)
+    draft = {"slug": r.json()["event"]["event"]["slug"], "token": r.json()["coordinator_token"]}
+    page = open_page(phone(), live_server, draft)
+    expect(page.locator("#ev-state")).to_have_text("Очередь ещё не открыта.")
+    page.fill("#pseudonym", "Рано")
+    page.click("#btn-join")
+    expect(page.locator("#error")).to_have_text("Сейчас это невозможно.")
+    assert console(live_server, draft)["line"] == []
+
+    ev = create_event(live_server)
+    ctx = phone()
+    page = open_page(ctx, live_server, ev)
+    join(page, "Клевер")
+    coord(live_server, ev, "panic")
+    expect(page.locator("#s-closed")).to_be_visible(timeout=WAIT)
+    expect(page.locator("#closed-text")).to_have_text("Эта акция удалена.")
+    stored = page.evaluate(f"Object.keys(localStorage).filter(k => k.startsWith('pq:{ev['slug']}:'))")
+    assert stored == []

@@ -5,7 +5,11 @@ import json
 import random
 from pathlib import Path
 
+import pytest
+
 from coordinator.domain import estimates
+
+pytestmark = pytest.mark.browser
 
 ETA_JS = Path(__file__).resolve().parents[2] / "static" / "js" / "eta.js"
 

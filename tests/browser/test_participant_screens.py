@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from playwright.sync_api import expect
 
 from test_participant import WAIT, console, coord, create_event, join, open_page, wait_js
+
+pytestmark = [pytest.mark.browser, pytest.mark.server]
 
 SIZES = [(360, 740), (1280, 800)]
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import requests
 from playwright.sync_api import expect
 
 from test_participant import WAIT, create_event, join, open_page, wait_js
+
+pytestmark = [pytest.mark.browser, pytest.mark.server]
 
 
 def worker_registration_id(cdp, origin: str) -> str:
