@@ -46,16 +46,16 @@ self.addEventListener("fetch", function (event) {
     return;
   }
   if (url.pathname.indexOf("/static/") === 0) {
-    // Cached copy at once (weak networks), refreshed in the background for the next load.
-    event.respondWith(caches.open(SHELL_CACHE).then(function (cache) {
-      return cache.match(req).then(function (hit) {
-        var fresh = fetch(req).then(function (resp) {
-          if (resp.ok) cache.put(req, resp.clone());
-          return resp;
-        });
-        if (hit) { fresh.catch(function () {}); return hit; }
-        return fresh;
-      });
+    // Network first as well (the browser's HTTP cache revalidates cheaply): a page and its script must come from
+    // the same deploy. The copy in the cache is for when there is no network at all.
+    event.respondWith(fetch(req).then(function (resp) {
+      if (resp.ok) {
+        var copy = resp.clone();
+        caches.open(SHELL_CACHE).then(function (cache) { cache.put(req, copy); });
+      }
+      return resp;
+    }).catch(function () {
+      return caches.match(req).then(function (hit) { return hit || Response.error(); });
     }));
   }
 });

@@ -45,7 +45,8 @@ class PushService:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):  # noqa: N802
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                outer.received.append({"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()}, "body": body})
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                outer.received.append({"path": self.path, "headers": headers, "body": body})
                 self.send_response(outer.status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -75,7 +76,8 @@ class Phone:
         self.path = "/push/" + uuid.uuid4().hex
         raw = self.key.public_key().public_bytes(serialization.Encoding.X962,
                                                  serialization.PublicFormat.UncompressedPoint)
-        self.subscription = {"endpoint": service.url + self.path, "keys": {"p256dh": b64u(raw), "auth": b64u(self.auth)}}
+        self.subscription = {"endpoint": service.url + self.path,
+                             "keys": {"p256dh": b64u(raw), "auth": b64u(self.auth)}}
         self.token = new_token()
 
     def decrypt(self, body: bytes) -> dict:

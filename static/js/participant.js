@@ -165,7 +165,8 @@
   function renderConn(since) {
     var el = $("conn");
     el.setAttribute("data-status", status);
-    var text = status === "live" ? T.live : status === "offline" ? fmt(T.offline_since, {time: hhmm(since || Date.now())})
+    var text = status === "live" ? T.live
+      : status === "offline" ? fmt(T.offline_since, {time: hhmm(since || Date.now())})
       : status === "reconnecting" ? T.reconnecting : T.connecting;
     $("conn-text").textContent = text;
     var st = $("stale");
@@ -316,7 +317,8 @@
     var ev = snap.public.event, m = snap.me, now = serverNow();
     if (m && IN_LINE.indexOf(m.state) >= 0 && m.position) {
       // Away: passed over until back, so no estimate would be honest.
-      $("wait-eta").textContent = m.state === "away" ? "" : etaText(PQEta.eta(m.position, snap.public.est, now, ev), ev);
+      $("wait-eta").textContent = m.state === "away" ? ""
+        : etaText(PQEta.eta(m.position, snap.public.est, now, ev), ev);
     }
     if (m && m.state === "called") {
       $("called-cd").textContent = clock(m.deadline_at - now);
@@ -412,7 +414,8 @@
   function notify(body) {
     if (!("Notification" in window) || Notification.permission !== "granted" || !navigator.serviceWorker) return;
     navigator.serviceWorker.ready.then(function (reg) {
-      return reg.showNotification(T.notify_title, {body: body, tag: "pq-" + slug, renotify: true,
+      // The same tag as the Web Push notification: the phone shows one, not two.
+      return reg.showNotification(T.notify_title, {body: body, tag: "pq-alert", renotify: true,
         icon: "/static/icons/icon-192.png", data: {url: location.pathname}});
     }).catch(function () { /* the screen signal is enough */ });
   }
@@ -442,7 +445,8 @@
   // ------------------------------------------------------------ service worker, background alerts (Web Push)
 
   function isIOS() {
-    return /iPad|iPhone|iPod/.test(navigator.userAgent) || (navigator.platform === "MacIntel" && navigator.maxTouchPoints > 1);
+    return /iPad|iPhone|iPod/.test(navigator.userAgent) ||
+      (navigator.platform === "MacIntel" && navigator.maxTouchPoints > 1);  // iPadOS says it is a Mac
   }
 
   function standalone() {
@@ -487,7 +491,9 @@
     var out = $("alerts-state");
     if (!pushSupported()) { if (loud) out.textContent = T.alerts_unsupported; return; }
     subscribing = true;
-    fetch(root.dataset.pushKey, {credentials: "same-origin"}).then(function (r) { return r.json(); }).then(function (k) {
+    fetch(root.dataset.pushKey, {credentials: "same-origin"}).then(function (r) {
+      return r.json();
+    }).then(function (k) {
       return navigator.serviceWorker.ready.then(function (reg) {
         return reg.pushManager.getSubscription().then(function (sub) {
           return sub || reg.pushManager.subscribe({userVisibleOnly: true, applicationServerKey: b64ToBytes(k.key)});
@@ -569,7 +575,9 @@
     $("btn-rejoin").addEventListener("click", function () { unlockAudio(); act("rejoin", {}, this); });
     confirmPair("btn-leave", "leave-confirm", "btn-leave-yes", "btn-leave-no", function (b) { act("leave", {}, b); });
     confirmPair("btn-cant", "cant-confirm", "btn-cant-yes", "btn-cant-no", function (b) { act("leave", {}, b); });
-    confirmPair("btn-finish", "finish-confirm", "btn-finish-yes", "btn-finish-no", function (b) { act("finish", {}, b); });
+    confirmPair("btn-finish", "finish-confirm", "btn-finish-yes", "btn-finish-no", function (b) {
+      act("finish", {}, b);
+    });
     confirmPair("btn-delete", "delete-confirm", "btn-delete-yes", "btn-delete-no", function (b) {
       act("delete_me", {}, b).then(function (res) {
         if (!res.ok) return;
