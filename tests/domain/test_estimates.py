@@ -82,3 +82,19 @@ def test_paused_estimate_is_frozen(make_picket):
     before = p.snapshot(b)["me"]["eta"]
     p.q.clock.advance(100_000)
     assert p.snapshot(b)["me"]["eta"] == before
+
+
+def test_event_estimate_drops_after_no_shows(make_picket):
+    """People who do not show up cost the grace time, not a slot: the turn estimate falls with the no-show rate."""
+    p = make_picket(spots=("A",), slot_ms=SLOT, grace_ms=15_000)
+    p.start()
+    for i in range(8):
+        p.join(f"P{i}")
+    start = p.snapshot(p.observer())["public"]["est"]
+    assert start["turn_ms"] == SLOT and start["noshow_rate"] == 0
+    for _ in range(4):
+        p.q.clock.advance(15_000)
+        p.q.tick()
+    est = p.snapshot(p.observer())["public"]["est"]
+    assert p.event().noshows == 4 and est["noshow_rate"] > 0
+    assert est["turn_ms"] < SLOT
