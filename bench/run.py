@@ -297,6 +297,11 @@ def pct(values: list[float], q: float) -> float:
     return s[min(len(s) - 1, max(0, math.ceil(q / 100 * len(s)) - 1))]
 
 
+def say(mode: str, text: str) -> None:
+    """Progress on stdout."""
+    print(f"  {mode}: {text}", flush=True)
+
+
 def run_mode(mode: str, n: int, changes: int, procs: int, keep: bool) -> dict:
     """The whole load against one server in one async mode; returns the figures."""
     server = Server(mode, n).start()
@@ -316,16 +321,19 @@ def run_mode(mode: str, n: int, changes: int, procs: int, keep: bool) -> dict:
         t0, t1 = min(a["t0"] for a in answers), max(a["t1"] for a in answers)
         res.update(connected=ok, connect_rate=ok / (t1 - t0), rss_connected=server.rss())
         res["mem_per_conn_kb"] = (res["rss_connected"] - rss0) / max(ok, 1) / 1024
+        say(mode, f"{ok} connected in {t1 - t0:.0f} s")
 
         answers = clients.ask("join", 100)
         joined = sum(a["ok"] for a in answers)
         t0, t1 = min(a["t0"] for a in answers), max(a["t1"] for a in answers)
         res.update(joined=joined, join_failed=sum(a["failed"] for a in answers), join_rate=joined / (t1 - t0),
                    join_seconds=t1 - t0)
+        say(mode, f"{joined} joined in {t1 - t0:.0f} s ({res['join_failed']} failed)")
         http_action(server.url, slug, token, "start")
         v_now = requests.get(f"{server.url}/api/events/{slug}", timeout=TIMEOUT).json()["data"]["v"]
         t_catch = time.monotonic()
         caught = clients.ask("expect", v_now, TIMEOUT)
+        res["dropped_in_joins"] = sum(a["dropped"] for a in caught)
         res["catch_up_after_joins_s"] = max((t for a in caught for t in a["times"] if t), default=t_catch) - t_catch
         res["rss_joined"] = server.rss()
         res["mem_per_client_kb"] = (res["rss_joined"] - rss0) / max(ok, 1) / 1024
@@ -381,12 +389,14 @@ ROWS = [
     ("connect_rate", "connects/s", "{:.0f}"),
     ("join_rate", "joins/s", "{:.0f}"),
     ("join_failed", "joins failed", "{:.0f}"),
+    ("dropped_in_joins", "dropped during joins", "{:.0f}"),
     ("catch_up_after_joins_s", "catch-up after joins (s)", "{:.1f}"),
     ("all_p50_ms", "call->all clients p50 (ms)", "{:.0f}"),
     ("all_p95_ms", "call->all clients p95 (ms)", "{:.0f}"),
     ("all_max_ms", "call->all clients max (ms)", "{:.0f}"),
     ("msg_p95_ms", "per-client delivery p95 (ms)", "{:.0f}"),
     ("missed_updates", "updates not received", "{:.0f}"),
+    ("dropped", "dropped by the end", "{:.0f}"),
     ("cpu_ms_per_change", "server CPU per change (ms)", "{:.1f}"),
     ("bytes_per_change_per_client", "bytes/change/client", "{:.0f}"),
     ("mem_per_conn_kb", "RSS/connection (KB)", "{:.1f}"),
@@ -413,14 +423,14 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=1000, help="participant clients (up to 5,000)")
     ap.add_argument("--modes", default="eventlet,gevent,threading", help="comma-separated async modes")
     ap.add_argument("--changes", type=int, default=20, help="measured call_next changes")
-    ap.add_argument("--procs", type=int, default=0, help="client processes (default: one per 1,250 clients)")
+    ap.add_argument("--procs", type=int, default=0, help="client processes (default: one per 500 clients)")
     ap.add_argument("--json", help="also write the figures to this file")
     ap.add_argument("--keep", action="store_true", help="keep the servers' temporary instance folders")
     a = ap.parse_args()
     if not 1 <= a.clients <= 5000:
         ap.error("--clients must be between 1 and 5000")
     raise_fd_limit()
-    procs = a.procs or max(1, math.ceil(a.clients / 1250))
+    procs = a.procs or max(1, math.ceil(a.clients / 500))
     print(f"Picket Queue benchmark: {a.clients} clients in {procs} client process(es), {a.changes} changes; "
           f"{platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()}", flush=True)
     results = []

@@ -15,7 +15,7 @@ class Defaults:
     PING_INTERVAL = 20
     PING_TIMEOUT = 20
     MAX_CONNECTIONS = 6000             # eventlet's WSGI server allows 1024 by default
-    BROADCAST_WINDOW_MS = 100          # changes closer together than this go out as one message (see broadcast.py)
+    BROADCAST_WINDOW_MS = 250          # changes closer together than this go out as one message (see broadcast.py)
     # Time
     RUN_TICKER = True
     TICK_SECONDS = 0.5
