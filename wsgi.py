@@ -49,6 +49,7 @@ class AddressFreeStream:
     """gevent's error log (and wsgi.errors) names the client on bad requests; this stream drops the address."""
 
     def __init__(self, stream):
+        """Wrap a stream."""
         self.stream = stream
 
     def write(self, text: str) -> None:

@@ -48,6 +48,7 @@ class Server:
     """`python wsgi.py` in one async mode, on a temporary instance folder and SQLite database."""
 
     def __init__(self, mode: str, clients: int):
+        """Prepare (not start) the server."""
         self.mode = mode
         self.dir = Path(tempfile.mkdtemp(prefix=f"picket-bench-{mode}-"))
         self.port = free_port()
@@ -142,6 +143,7 @@ class Received:
         original = packet.Packet.decode
 
         def decode(self, encoded_packet):
+            """Count, then decode as usual."""
             cls.packets += 1
             cls.bytes += len(encoded_packet) if isinstance(encoded_packet, bytes) else len(encoded_packet.encode())
             return original(self, encoded_packet)
@@ -152,6 +154,7 @@ class Phone:
     """One participant client: remembers when it first held each version."""
 
     def __init__(self, sio, url: str, slug: str):
+        """Wire the client's message handlers."""
         self.sio, self.url = sio, url
         self.auth = {"event": slug, "participant": secrets.token_urlsafe(32)}
         self.v = 0
@@ -183,6 +186,7 @@ async def worker_main(conn, url: str, slug: str, count: int) -> None:
     phones = [Phone(socketio.AsyncClient(reconnection=False, http_session=session), url, slug) for _ in range(count)]
 
     async def connect(p: Phone, gate: asyncio.Semaphore) -> None:
+        """Connect one client (at most `gate` at a time)."""
         async with gate:
             try:
                 await p.sio.connect(url, auth=p.auth, transports=["websocket"], wait_timeout=TIMEOUT)
@@ -191,6 +195,7 @@ async def worker_main(conn, url: str, slug: str, count: int) -> None:
                 p.connected = False
 
     async def join(p: Phone, i: int, gate: asyncio.Semaphore) -> bool:
+        """Join one client; True when acknowledged ok."""
         async with gate:
             try:
                 ack = await p.sio.call("action", {"action": "join", "op": uuid.uuid4().hex,
@@ -237,6 +242,7 @@ class Clients:
     """The client processes, driven through pipes."""
 
     def __init__(self, url: str, slug: str, total: int, procs: int):
+        """Start the client processes, each with its share of the clients."""
         ctx = mp.get_context("spawn")
         self.pipes, self.procs = [], []
         share = [total // procs + (1 if i < total % procs else 0) for i in range(procs)]

@@ -115,10 +115,12 @@ class Outbox:
     """
 
     def __init__(self):
+        """Nothing waits yet."""
         self.lock = threading.Lock()  # green under eventlet/gevent monkey-patching
         self.events: dict[int, dict] = {}
 
     def _slot(self, event_id: int) -> dict:
+        """The bookkeeping of one event (created on first use)."""
         return self.events.setdefault(event_id, {"sent_at": -1e9, "sent_v": 0, "pending": None, "touched": set(),
                                                  "timer": False, "console_at": -1e9, "console_gap": 0.0,
                                                  "console_timer": False})

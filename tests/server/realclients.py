@@ -44,6 +44,7 @@ class Peer:
     """One real client that records every message the server pushes to it."""
 
     def __init__(self, url: str, auth: dict):
+        """A client with empty message lists (not connected yet)."""
         self.url, self.auth = url, auth
         self.sio = socketio.AsyncClient(reconnection=False)
         self.got: dict[str, list] = {"snapshot": [], "state": [], "me": [], "console": [], "announcement": []}
@@ -53,6 +54,7 @@ class Peer:
     def _recorder(self, name: str):
         """A handler that appends the message to its list."""
         async def record(data=None):
+            """Keep the message."""
             self.got[name].append(data)
         return record
 

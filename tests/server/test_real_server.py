@@ -57,6 +57,7 @@ async def _hundred_joins(url: str, ev: dict):
         await wait_for(lambda: all(p.got["snapshot"] for p in peers), what="a snapshot on every connect")
 
         async def join(i: int, peer: Peer) -> list[dict]:
+            """One client's join, with its kind of retry."""
             op, args = new_op(), {"pseudonym": f"Person {i}"}
             if i % 10 >= 3:  # 70 %: one join
                 return [await peer.act("join", args, op)]
@@ -190,6 +191,7 @@ async def _wait_transitions(url: str, ev: dict, before: dict) -> dict:
     coord = await Peer(url, coordinator_auth(ev["slug"], ev["token"])).connect()
     try:
         def settled() -> bool:
+            """Whether the newest coordinator view logs both transitions."""
             views = coord.got["snapshot"] + coord.got["console"]
             return bool(views) and {"slot_end", "no_show"} <= {r["action"] for r in views[-1]["log"]}
         await wait_for(settled, what="the overdue slot end and no-show")
@@ -234,6 +236,7 @@ async def _reconnect(url: str, ev: dict) -> None:
     await peers[1].close()
 
     def online(entry_id: int) -> bool:
+        """Whether the coordinator sees this entry's phone as connected."""
         return next(e for e in http_snapshot(url, ev["slug"], ev["token"])["line"] if e["id"] == entry_id)["online"]
     await wait_for(lambda: not online(mine["id"]), what="the coordinator to see the phone offline")
     # While it is gone the line changes: the first person leaves, a newcomer joins behind.

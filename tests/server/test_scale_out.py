@@ -56,6 +56,7 @@ async def _scenario(url_a: str, url_b: str, ev: dict) -> dict:
 
         # Nobody checks in: after the 15 s grace one of the two tickers records the no-show.
         def missed() -> bool:
+            """Whether the phone heard it was moved back after missing its call."""
             return any(m["me"]["state"] == "waiting" and m["me"]["misses"] == 1 for m in mine.got["me"])
         await wait_for(missed, timeout=90, what="the no-show to reach the phone on A")
         # Let every client catch up before counting what each received.
