@@ -20,6 +20,16 @@ def new_op() -> str:
     return uuid.uuid4().hex
 
 
+def apply_moves(old_pos: int, gone: list, moves: list) -> int | None:
+    """The client's algorithm from docs/protocol.md: the new position, or None when the entry left the line."""
+    if old_pos in gone:
+        return None
+    for lo, hi, d in moves:
+        if lo <= old_pos <= hi:
+            return old_pos + d
+    return old_pos
+
+
 def fresh_queue(url: str, clock=None) -> Queue:
     """An engine (think: one server process) over a database, creating the schema if needed."""
     engine = make_engine(url)

@@ -19,7 +19,7 @@ from coordinator.domain import DomainError, FakeClock, Queue, Store
 from coordinator.domain.line import line_ids
 from coordinator.domain.models import Entry, Event
 
-from .harness import Picket, fresh_queue, new_op, new_token
+from .harness import Picket, apply_moves, fresh_queue, new_op, new_token
 
 SLOT, GRACE, LEAD, MISS_BACK = 60_000, 15_000, 10_000, 2
 PEOPLE = 5
@@ -191,6 +191,7 @@ class LineMachine(RuleBasedStateMachine):
     def run(self, who, name: str, args: dict, model, op: str | None = None):
         """Check the model first (it raises Expect or changes itself), then the engine, then compare."""
         code, changed = None, False
+        line_before = [m.id for m in self.line]
         try:
             changed = model()
         except Expect as e:
@@ -213,8 +214,16 @@ class LineMachine(RuleBasedStateMachine):
         if changed:
             assert out.prev_v == v0
             self.version += 1
+            self.check_moves(line_before, out)
         self.last = (who, name, args, op, out.result)
         return out
+
+    def check_moves(self, line_before: list, out) -> None:
+        """The change's (gone, moves) turn every old position into its new one (docs/protocol.md)."""
+        after = [m.id for m in self.line]
+        for old, eid in enumerate(line_before, start=1):
+            expected = after.index(eid) + 1 if eid in after else None
+            assert apply_moves(old, out.gone, out.moves) == expected, (line_before, after, out.gone, out.moves)
 
     # ------------------------------------------------------------ participants
 
@@ -481,12 +490,19 @@ class LineMachine(RuleBasedStateMachine):
     def tick(self, ms):
         """Time passes; the ticker applies what fell due."""
         self.clock.advance(ms)
+        line_before = [m.id for m in self.line]
         outs = self.q.tick()
         changed = self.advance()
         assert [o.changed for o in outs] == ([True] if changed else [])
         if changed:
             assert outs[0].v == self.version + 1
             self.version += 1
+            self.check_moves(line_before, outs[0])
+
+    @rule(ms=st.sampled_from([LEAD, GRACE + 1, SLOT]))
+    def time_passes_unticked(self, ms):
+        """Time passes but no ticker has run yet: the next action (or tick) applies what fell due."""
+        self.clock.advance(ms)
 
     @rule()
     def restart(self):

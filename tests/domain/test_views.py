@@ -5,6 +5,8 @@ from hypothesis import given, settings, strategies as st
 
 from coordinator.domain import views
 
+from .harness import apply_moves
+
 PUBLIC_KEYS = {"event", "spots", "counts", "est", "eta_new"}
 
 
@@ -65,16 +67,6 @@ def test_participant_without_entry(make_picket):
     p = make_picket()
     snap = p.snapshot(p.person())
     assert snap["role"] == "participant" and snap["me"] is None
-
-
-def apply_moves(old_pos: int, gone: list, moves: list) -> int | None:
-    """The client's algorithm from docs/protocol.md: new position, or None when gone."""
-    if old_pos in gone:
-        return None
-    for lo, hi, d in moves:
-        if lo <= old_pos <= hi:
-            return old_pos + d
-    return old_pos
 
 
 @st.composite
