@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import math
 import multiprocessing as mp
 import os
@@ -47,7 +48,7 @@ def free_port() -> int:
 class Server:
     """`python wsgi.py` in one async mode, on a temporary instance folder and SQLite database."""
 
-    def __init__(self, mode: str, clients: int):
+    def __init__(self, mode: str, clients: int, ping_timeout: int | None = None):
         """Prepare (not start) the server."""
         self.mode = mode
         self.dir = Path(tempfile.mkdtemp(prefix=f"picket-bench-{mode}-"))
@@ -58,6 +59,8 @@ class Server:
         self.env = {**os.environ, "PICKET_ASYNC_MODE": mode, "PICKET_PORT": str(self.port),
                     "PICKET_INSTANCE_PATH": str(self.dir), "PICKET_MAX_CONNECTIONS": str(max(6000, clients + 100)),
                     "PICKET_ACTION_BURST": "1000", "PYTHONUNBUFFERED": "1"}
+        if ping_timeout:  # Engine.IO's heartbeat deadline (default 20 s); see docs/benchmarks.md
+            self.env["PICKET_PING_TIMEOUT"] = str(ping_timeout)
         self.cmd = [sys.executable, str(ROOT / "wsgi.py")]
         self.proc: subprocess.Popen | None = None
         self.ps: psutil.Process | None = None
@@ -181,6 +184,8 @@ async def worker_main(conn, url: str, slug: str, count: int) -> None:
     import socketio
 
     Received.install()
+    logging.getLogger("engineio.client").setLevel(logging.CRITICAL)  # dropped connections are counted instead
+    logging.getLogger("socketio.client").setLevel(logging.CRITICAL)
     loop = asyncio.get_running_loop()
     session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0, force_close=True))
     phones = [Phone(socketio.AsyncClient(reconnection=False, http_session=session), url, slug) for _ in range(count)]
@@ -194,15 +199,15 @@ async def worker_main(conn, url: str, slug: str, count: int) -> None:
             except Exception:  # noqa: BLE001 - counted as a failed connection
                 p.connected = False
 
-    async def join(p: Phone, i: int, gate: asyncio.Semaphore) -> bool:
-        """Join one client; True when acknowledged ok."""
+    async def join(p: Phone, i: int, gate: asyncio.Semaphore) -> str:
+        """Join one client; 'ok', the error code of the ack, or the exception's name."""
         async with gate:
             try:
                 ack = await p.sio.call("action", {"action": "join", "op": uuid.uuid4().hex,
                                                   "args": {"pseudonym": f"Bench {i}"}}, timeout=TIMEOUT)
-                return bool(ack and ack.get("ok"))
-            except Exception:  # noqa: BLE001
-                return False
+                return "ok" if ack.get("ok") else ack["error"]["code"]
+            except Exception as e:  # noqa: BLE001 - a timeout or a dropped connection, counted
+                return e.__class__.__name__
 
     while True:
         cmd, *args = await loop.run_in_executor(None, conn.recv)
@@ -214,8 +219,9 @@ async def worker_main(conn, url: str, slug: str, count: int) -> None:
         elif cmd == "join":
             gate = asyncio.Semaphore(args[0])
             t0 = time.monotonic()
-            oks = await asyncio.gather(*(join(p, i, gate) for i, p in enumerate(phones) if p.connected))
-            conn.send({"ok": sum(oks), "failed": len(oks) - sum(oks), "t0": t0, "t1": time.monotonic()})
+            outcomes = await asyncio.gather(*(join(p, i, gate) for i, p in enumerate(phones) if p.connected))
+            conn.send({"ok": outcomes.count("ok"), "failed": len(outcomes) - outcomes.count("ok"), "t0": t0,
+                       "t1": time.monotonic(), "why": {k: outcomes.count(k) for k in set(outcomes) - {"ok"}}})
         elif cmd == "expect":  # wait until every connected client holds the version (or give up)
             version, deadline = args[0], time.monotonic() + args[1]
             live = [p for p in phones if p.connected and p.sio.connected]
@@ -308,9 +314,9 @@ def say(mode: str, text: str) -> None:
     print(f"  {mode}: {text}", flush=True)
 
 
-def run_mode(mode: str, n: int, changes: int, procs: int, keep: bool) -> dict:
+def run_mode(mode: str, n: int, changes: int, procs: int, keep: bool, ping_timeout: int | None = None) -> dict:
     """The whole load against one server in one async mode; returns the figures."""
-    server = Server(mode, n).start()
+    server = Server(mode, n, ping_timeout).start()
     clients = None
     res: dict = {"mode": mode, "clients": n}
     try:
@@ -329,12 +335,17 @@ def run_mode(mode: str, n: int, changes: int, procs: int, keep: bool) -> dict:
         res["mem_per_conn_kb"] = (res["rss_connected"] - rss0) / max(ok, 1) / 1024
         say(mode, f"{ok} connected in {t1 - t0:.0f} s")
 
-        answers = clients.ask("join", 100)
+        answers = clients.ask("join", max(1, 200 // procs))  # 200 joins in flight in all
         joined = sum(a["ok"] for a in answers)
         t0, t1 = min(a["t0"] for a in answers), max(a["t1"] for a in answers)
         res.update(joined=joined, join_failed=sum(a["failed"] for a in answers), join_rate=joined / (t1 - t0),
                    join_seconds=t1 - t0)
-        say(mode, f"{joined} joined in {t1 - t0:.0f} s ({res['join_failed']} failed)")
+        why: dict = {}
+        for a in answers:
+            for k, n in a["why"].items():
+                why[k] = why.get(k, 0) + n
+        res["join_errors"] = why
+        say(mode, f"{joined} joined in {t1 - t0:.0f} s ({res['join_failed']} failed: {why or 'none'})")
         http_action(server.url, slug, token, "start")
         v_now = requests.get(f"{server.url}/api/events/{slug}", timeout=TIMEOUT).json()["data"]["v"]
         t_catch = time.monotonic()
@@ -432,18 +443,20 @@ def main() -> None:
     ap.add_argument("--procs", type=int, default=0, help="client processes (default: one per 500 clients)")
     ap.add_argument("--json", help="also write the figures to this file")
     ap.add_argument("--keep", action="store_true", help="keep the servers' temporary instance folders")
+    ap.add_argument("--ping-timeout", type=int, help="the server's PING_TIMEOUT in seconds (default: its own, 20)")
     a = ap.parse_args()
     if not 1 <= a.clients <= 5000:
         ap.error("--clients must be between 1 and 5000")
     raise_fd_limit()
     procs = a.procs or max(1, math.ceil(a.clients / 500))
     print(f"Picket Queue benchmark: {a.clients} clients in {procs} client process(es), {a.changes} changes; "
-          f"{platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()}", flush=True)
+          f"{platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
+          f"{f', PING_TIMEOUT={a.ping_timeout}' if a.ping_timeout else ''}", flush=True)
     results = []
     for mode in a.modes.split(","):
         t = time.monotonic()
         try:
-            results.append(run_mode(mode.strip(), a.clients, a.changes, procs, a.keep))
+            results.append(run_mode(mode.strip(), a.clients, a.changes, procs, a.keep, a.ping_timeout))
         except Exception as e:  # noqa: BLE001 - one failing mode must not hide the others
             traceback.print_exc()
             results.append({"mode": mode, "clients": a.clients, "error": f"failed: {e.__class__.__name__}"})
@@ -453,6 +466,7 @@ def main() -> None:
     if a.json:
         Path(a.json).write_text(json.dumps({"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                                             "machine": platform.platform(), "cpus": os.cpu_count(),
+                                            "ping_timeout": a.ping_timeout,
                                             "results": results}, indent=2))
 
 
