@@ -44,7 +44,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     with app.app_context():
         engine = configure_engine(db.engine)
         clock = app.config.get("CLOCK") or SystemClock(app.config.get("CLOCK_OFFSET_MS", 0))
-        app.extensions["queue"] = Queue(Store(engine), clock)
+        app.extensions["queue"] = Queue(Store(engine), clock,
+                                         max_event_ms=int(app.config["MAX_EVENT_HOURS"] * 3600_000))
 
     from . import api, pages, security, share, sockets
     app.register_blueprint(api.bp)

@@ -25,6 +25,8 @@ def run_ticker(app: Flask) -> None:
                 since_purge += interval
                 if since_purge >= purge_every:
                     since_purge = 0
+                    for out in q.end_stale():
+                        publish(app, out)
                     for slug in q.purge_due():
                         log.info("purged an expired event")
         except Exception:
@@ -43,7 +45,8 @@ def init_app(app: Flask) -> None:
 
     @app.cli.command("purge")
     def purge_command():
-        """Delete events whose retention time has passed."""
+        """End events past their maximum age, and delete events whose retention time has passed."""
+        app.extensions["queue"].end_stale()
         slugs = app.extensions["queue"].purge_due()
         click.echo(f"purged {len(slugs)} event(s)")
 

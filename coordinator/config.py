@@ -20,6 +20,7 @@ class Defaults:
     RUN_TICKER = True
     TICK_SECONDS = 0.5
     PURGE_SECONDS = 60
+    MAX_EVENT_HOURS = 48               # an event nobody ends is ended this long after creation (then purged)
     CLOCK_OFFSET_MS = 0               # TEST-ONLY: shifts the server clock so a restarted server can "jump" ahead
     # HTTP
     MAX_CONTENT_LENGTH = 64 * 1024

@@ -63,9 +63,11 @@ def _check_passphrase(stored: str | None, given: object) -> None:
 class Queue:
     """The engine over one database."""
 
-    def __init__(self, store: Store, clock):
+    def __init__(self, store: Store, clock, max_event_ms: int = 48 * 3600_000):
         self.store = store
         self.clock = clock
+        # An event nobody ends is ended this long after its creation, so its data gets a purge time too.
+        self.max_event_ms = max_event_ms
 
     # ------------------------------------------------------------ events
 
@@ -261,6 +263,24 @@ class Queue:
                 if not ctx.changed:  # nothing was really due: just reschedule
                     ev.next_due_at = ln.next_due(ctx)
                     continue
+                outs.append(self._finish(ctx, before))
+        return outs
+
+    def end_stale(self) -> list[Outcome]:
+        """End events that were never ended once they are `max_event_ms` old; their purge time then starts."""
+        now = self.clock.now()
+        with self.store.read() as s:
+            ids = list(s.scalars(select(Event.id).where(Event.state != "ended",
+                                                        Event.created_at <= now - self.max_event_ms)))
+        outs = []
+        for event_id in ids:
+            with self.store.write() as s:
+                ev = self.store.lock_event(s, id=event_id)
+                if ev is None or ev.state == "ended":
+                    continue
+                ctx = ln.Ctx(s, ev, now, actor="system")
+                before = ln.line_ids(s, ev.id)
+                ACTIONS[("coordinator", "end")].handler(ctx, None, {})
                 outs.append(self._finish(ctx, before))
         return outs
 
