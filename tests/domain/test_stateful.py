@@ -81,6 +81,7 @@ class LineMachine(RuleBasedStateMachine):
         self.join_ops: dict[int, tuple[str, dict]] = {}  # person -> (op, first result) of a join
         self.last = None  # (principal, action, args, op, result) of the last successful action
         self.version = self.p.version()
+        self.cfg = {"slot_ms": SLOT, "grace_ms": GRACE, "lead_ms": LEAD, "miss_back": MISS_BACK}
         for i in range(joins):
             self.join(i, False)
         for _ in range(walk_ins):
@@ -131,14 +132,14 @@ class LineMachine(RuleBasedStateMachine):
         cur = self.on[spot]
         now = self.now()
         m.state, m.spot, m.arrived = "called", spot, False
-        m.deadline = max(now, cur.ends if cur else now) + GRACE
+        m.deadline = max(now, cur.ends if cur else now) + self.cfg["grace_ms"]
         self.line.remove(m)
         self.called[spot] = m
 
     def start(self, m: M) -> None:
         self.called[m.spot] = None
         self.on[m.spot] = m
-        m.state, m.ends, m.deadline = "on_spot", self.now() + SLOT, None
+        m.state, m.ends, m.deadline = "on_spot", self.now() + self.cfg["slot_ms"], None
 
     def finish(self, m: M, state: str) -> None:
         if m in self.line:
@@ -155,7 +156,7 @@ class LineMachine(RuleBasedStateMachine):
         m.spot, m.deadline, m.arrived = None, None, False
         if m.misses <= 1:
             m.state = "waiting"
-            self.insert(m, MISS_BACK + 1)
+            self.insert(m, self.cfg["miss_back"] + 1)
         else:
             m.state = "missed"
 
@@ -177,7 +178,7 @@ class LineMachine(RuleBasedStateMachine):
                 if nxt and nxt.arrived and cur is None:
                     self.start(nxt)
                     cur, nxt, progressed = nxt, None, True
-                if nxt is None and self.auto and (cur is None or cur.ends - LEAD <= now):
+                if nxt is None and self.auto and (cur is None or cur.ends - self.cfg["lead_ms"] <= now):
                     first = next((m for m in self.line if m.state == "waiting"), None)
                     if first is not None:
                         self.call(first, s)
@@ -331,11 +332,11 @@ class LineMachine(RuleBasedStateMachine):
         if m.state not in states:
             raise Expect("conflict")
 
-    @rule(spot=st.one_of(st.none(), st.integers(0, 1)), k=st.one_of(st.none(), entry_pick))
+    @rule(spot=st.one_of(st.none(), st.integers(0, 2)), k=st.one_of(st.none(), entry_pick))
     def call_next(self, spot, k):
         args = {}
         if spot is not None:
-            args["spot"] = self.spots[spot]
+            args["spot"] = self.spots[spot % len(self.spots)]
         if k is not None and self.all:
             args["entry"] = self.pick(k).id
         chosen: list[M] = []
@@ -483,6 +484,51 @@ class LineMachine(RuleBasedStateMachine):
             self.paused_at = None
             return True
         self.run(self.p.coord, "pause" if pause else "resume", {}, model)
+
+    @rule(key=st.sampled_from(["slot_ms", "grace_ms", "lead_ms", "miss_back"]), big=st.booleans())
+    def settings(self, key, big):
+        """Change a time setting live: it applies to calls and slots from now on."""
+        value = {"slot_ms": (SLOT, 2 * SLOT), "grace_ms": (GRACE, 2 * GRACE), "lead_ms": (0, LEAD),
+                 "miss_back": (0, MISS_BACK)}[key][big]
+
+        def model():
+            self.cfg[key] = value
+            return True
+        self.run(self.p.coord, "settings", {key: value}, model)
+
+    @rule(add=st.booleans())
+    def reshape_spots(self, add):
+        """Add a spot at the end, or retire the last one (refused while someone holds or is called to it)."""
+        wanted = [{"id": s, "label": f"S{s}"} for s in self.spots]
+        if add:
+            if len(self.spots) >= 3:
+                return
+            wanted.append({"label": "New"})
+        else:
+            if len(self.spots) <= 1:
+                return
+            wanted.pop()
+
+        def model():
+            if add:  # the database names the spot; until then the model calls it "new"
+                self.spots.append("new")
+                self.on["new"] = self.called["new"] = None
+            else:
+                gone = self.spots[-1]
+                if self.on[gone] is not None or self.called[gone] is not None:
+                    raise Expect("conflict")
+                self.spots.pop()
+            return True
+        out = self.run(self.p.coord, "spots", {"spots": wanted}, model)
+        if out is not None and add:
+            real = out.public["spots"][-1]["id"]
+            self.spots[-1] = real
+            self.on[real], self.called[real] = self.on.pop("new"), self.called.pop("new")
+            for m in self.all:
+                if m.spot == "new":
+                    m.spot = real
+        if out is not None:
+            assert [s["id"] for s in out.public["spots"]] == self.spots
 
     # ------------------------------------------------------------ time and restarts
 
