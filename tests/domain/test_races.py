@@ -134,3 +134,21 @@ def assert_one_entry(p, token):
         assert len(parts) == 1
         entries = list(s.scalars(select(Entry).where(Entry.participant_id == parts[0].id)))
         assert len(entries) == 1 and entries[0].state == "waiting"
+
+
+def test_tick_and_coordinator_race(any_db_url):
+    """A ticker's no-show and a coordinator's skip of the same person at once: each change gets its own version."""
+    queues, p, ids = setup(any_db_url, grace_ms=15_000)
+    p.c("call_next", entry=ids[0])
+    v = p.version()
+    p.q.clock.advance(15_000)
+    for q in queues:
+        q.clock = p.q.clock
+    results = race(queues, [lambda q: q.tick(), lambda q: q.perform(p.coord, "skip", {"entry": ids[0]}, new_op())])
+    assert not [r for r in results if isinstance(r, Exception)], results
+    changes = [o for o in results[0] if o.changed] + [results[1]]
+    assert sorted(o.v for o in changes) == list(range(v + 1, v + 1 + len(changes)))
+    assert p.version() == v + len(changes)
+    assert p.entry(ids[0]).state == "waiting" and p.line().count(ids[0]) == 1
+    assert called_rows(p) == []
+    dispose(queues)
