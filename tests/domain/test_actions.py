@@ -627,3 +627,27 @@ def test_token_of_other_event_is_refused(make_picket):
     token = new_token()
     p1.join("Anna", token=token)
     assert code_of(p2.q.authenticate, {"event": p2.slug, "participant": token}) == "unauthorized"
+
+
+@pytest.mark.parametrize("spec", [
+    {"title": ""},
+    {"title": "T", "owner_token": "x"},
+    {"title": "T", "state": "live"},
+    {"title": "T", "lat": 91},
+    {"title": "T", "lon": "east"},
+    {"title": "T", "spots": []},
+    {"title": "T", "spots": [{"label": str(i)} for i in range(21)]},
+    {"title": "T", "spots": [{"label": "A", "color": "red"}]},
+    {"title": "T", "slot_ms": 1},
+    "title",
+])
+def test_create_event_refuses_bad_specs(any_queue, spec):
+    """A malformed event spec is a bad request and creates nothing."""
+    from sqlalchemy import func, select
+
+    from coordinator.domain.models import Event
+    with any_queue.store.read() as s:
+        before = s.scalar(select(func.count(Event.id)))
+    assert code_of(any_queue.create_event, spec) == "bad_request"
+    with any_queue.store.read() as s:
+        assert s.scalar(select(func.count(Event.id))) == before
