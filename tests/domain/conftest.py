@@ -8,6 +8,7 @@ from .harness import Picket
 def make_picket(any_queue):
     """Create events on the engine (`make_picket(auto_call=False, spots=("A",))`), on SQLite and on PostgreSQL."""
     def make(spots=("A", "B"), **spec) -> Picket:
+        """A new event on this test's database."""
         return Picket(any_queue, spots=spots, **spec)
     return make
 

@@ -41,6 +41,7 @@ class Picket:
     """One event on a queue, with helpers to act as its owner or as participants."""
 
     def __init__(self, queue: Queue, spots=("A", "B"), **spec):
+        """Create the event and authenticate as its owner."""
         self.q = queue
         spec = {"title": "Test picket", "spots": [{"label": s} for s in spots], **spec}
         body, self.token = queue.create_event(spec)

@@ -17,6 +17,7 @@ def race(queues, calls):
     results = [None] * len(calls)
 
     def worker(i):
+        """Wait for the others, then act and keep the answer or the error."""
         barrier.wait()
         try:
             results[i] = calls[i](queues[i % len(queues)])

@@ -44,6 +44,7 @@ class Expect(Exception):
     """The model says this action must fail with a code."""
 
     def __init__(self, code: str):
+        """Remember the expected code."""
         super().__init__(code)
         self.code = code
 
@@ -98,6 +99,7 @@ class LineMachine(RuleBasedStateMachine):
     # ------------------------------------------------------------ the model
 
     def now(self) -> int:
+        """The fake clock's time."""
         return self.clock.now()
 
     def person(self, i: int):
@@ -129,6 +131,7 @@ class LineMachine(RuleBasedStateMachine):
             self.line.insert(pos - 1, m)
 
     def call(self, m: M, spot: int) -> None:
+        """Call a person to a spot (grace counts from when the spot frees)."""
         cur = self.on[spot]
         now = self.now()
         m.state, m.spot, m.arrived = "called", spot, False
@@ -137,11 +140,13 @@ class LineMachine(RuleBasedStateMachine):
         self.called[spot] = m
 
     def start(self, m: M) -> None:
+        """The called, arrived person's slot starts."""
         self.called[m.spot] = None
         self.on[m.spot] = m
         m.state, m.ends, m.deadline = "on_spot", self.now() + self.cfg["slot_ms"], None
 
     def finish(self, m: M, state: str) -> None:
+        """Out of line or off the spot, into a final state."""
         if m in self.line:
             self.line.remove(m)
         if m.state == "on_spot":
@@ -151,6 +156,7 @@ class LineMachine(RuleBasedStateMachine):
         m.state, m.deadline = state, None
 
     def no_show(self, m: M) -> None:
+        """Grace ran out: back `miss_back` places the first time, missed the second."""
         m.misses += 1
         self.called[m.spot] = None
         m.spot, m.deadline, m.arrived = None, None, False
@@ -261,6 +267,7 @@ class LineMachine(RuleBasedStateMachine):
         self.join_ops.setdefault(i, (op, out.result))
 
     def _own(self, i: int, states: tuple | None) -> M:
+        """Phone i's entry for a participant action, or the error the engine must give."""
         if not self.joined[i]:
             raise Expect("not_in_line")
         m = self.own(i)
@@ -272,6 +279,7 @@ class LineMachine(RuleBasedStateMachine):
 
     @rule(i=st.integers(0, PEOPLE - 1))
     def leave(self, i):
+        """A participant leaves (a no-op when already out)."""
         def model():
             m = self._own(i, None)
             if m.state in LIVE:
@@ -282,6 +290,7 @@ class LineMachine(RuleBasedStateMachine):
 
     @rule(i=st.integers(0, PEOPLE - 1), away=st.booleans())
     def away_or_back(self, i, away):
+        """A participant steps away or comes back."""
         def model():
             m = self._own(i, LINE)
             target = "away" if away else "waiting"
@@ -293,6 +302,7 @@ class LineMachine(RuleBasedStateMachine):
 
     @rule(i=st.integers(0, PEOPLE - 1))
     def arrive(self, i):
+        """A participant confirms arrival."""
         def model():
             m = self._own(i, ("called", "on_spot"))
             if m.state == "called" and not m.arrived:
@@ -303,6 +313,7 @@ class LineMachine(RuleBasedStateMachine):
 
     @rule(i=st.integers(0, PEOPLE - 1))
     def finish_turn(self, i):
+        """A participant hands over early."""
         def model():
             m = self._own(i, ("on_spot", "done"))
             if m.state == "on_spot":
@@ -325,15 +336,18 @@ class LineMachine(RuleBasedStateMachine):
     # ------------------------------------------------------------ coordinator
 
     def live(self) -> None:
+        """Refuse unless the event is live."""
         if self.paused_at is not None:
             raise Expect("invalid_state")
 
     def need(self, m: M, states: tuple) -> None:
+        """Refuse (conflict) unless the entry is in one of the states."""
         if m.state not in states:
             raise Expect("conflict")
 
     @rule(spot=st.one_of(st.none(), st.integers(0, 2)), k=st.one_of(st.none(), entry_pick))
     def call_next(self, spot, k):
+        """The coordinator calls, maybe with a spot and a (possibly stale) entry."""
         args = {}
         if spot is not None:
             args["spot"] = self.spots[spot % len(self.spots)]
@@ -372,6 +386,7 @@ class LineMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.all)
     @rule(k=entry_pick)
     def skip(self, k):
+        """The coordinator lets the next person go first."""
         m = self.pick(k)
 
         def model():
@@ -390,6 +405,7 @@ class LineMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.all)
     @rule(k=entry_pick, to=st.integers(1, 8))
     def move(self, k, to):
+        """The coordinator moves someone in line."""
         m = self.pick(k)
 
         def model():
@@ -401,6 +417,7 @@ class LineMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.all)
     @rule(k=entry_pick)
     def remove(self, k):
+        """The coordinator removes someone."""
         m = self.pick(k)
 
         def model():
@@ -411,6 +428,7 @@ class LineMachine(RuleBasedStateMachine):
 
     @rule(to=position)
     def walk_in(self, to):
+        """The coordinator adds a person without a phone."""
         m = M(None, None)
 
         def model():
@@ -424,6 +442,7 @@ class LineMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.all)
     @rule(k=entry_pick, to=position)
     def recall(self, k, to):
+        """The coordinator brings a missed/left/removed person back."""
         m = self.pick(k)
 
         def model():
@@ -438,6 +457,7 @@ class LineMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.all)
     @rule(k=entry_pick)
     def coordinator_confirms(self, k):
+        """The coordinator confirms someone's arrival."""
         m = self.pick(k)
 
         def model():
@@ -451,6 +471,7 @@ class LineMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.all)
     @rule(k=entry_pick, pause=st.one_of(st.none(), st.booleans()))
     def detain(self, k, pause):
+        """The coordinator records a detention, maybe pausing."""
         m = self.pick(k)
 
         def model():
@@ -466,6 +487,7 @@ class LineMachine(RuleBasedStateMachine):
 
     @rule(pause=st.booleans())
     def pause_or_resume(self, pause):
+        """The coordinator pauses or resumes."""
         def model():
             if pause:
                 if self.paused_at is not None:

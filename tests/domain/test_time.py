@@ -162,6 +162,7 @@ def test_two_tickers_apply_each_transition_once(any_db_url):
     barrier = threading.Barrier(2)
 
     def run(name, q):
+        """Tick three times as one process."""
         barrier.wait()
         results[name] = [q.tick() for _ in range(3)]
 
