@@ -34,6 +34,7 @@ import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT = 120  # seconds; generous, the machine may be shared
+PAUSE = 0.3  # seconds between a coordinator's changes: quicker than a person, slower than the broadcast window
 
 
 # ---------------------------------------------------------------- the server
@@ -219,7 +220,8 @@ async def worker_main(conn, url: str, slug: str, count: int) -> None:
         elif cmd == "join":
             gate = asyncio.Semaphore(args[0])
             t0 = time.monotonic()
-            outcomes = await asyncio.gather(*(join(p, i, gate) for i, p in enumerate(phones) if p.connected))
+            joiners = [p for p in phones if p.connected][:args[1]]
+            outcomes = await asyncio.gather(*(join(p, i, gate) for i, p in enumerate(joiners)))
             conn.send({"ok": outcomes.count("ok"), "failed": len(outcomes) - outcomes.count("ok"), "t0": t0,
                        "t1": time.monotonic(), "why": {k: outcomes.count(k) for k in set(outcomes) - {"ok"}}})
         elif cmd == "expect":  # wait until every connected client holds the version (or give up)
@@ -314,55 +316,64 @@ def say(mode: str, text: str) -> None:
     print(f"  {mode}: {text}", flush=True)
 
 
-def run_mode(mode: str, n: int, changes: int, procs: int, keep: bool, ping_timeout: int | None = None) -> dict:
-    """The whole load against one server in one async mode; returns the figures."""
+def run_mode(mode: str, n: int, changes: int, procs: int, keep: bool, ping_timeout: int | None = None,
+             joiners: int | None = None) -> dict:
+    """The whole load against one server in one async mode; returns the figures (partial ones if a phase fails)."""
     server = Server(mode, n, ping_timeout).start()
-    clients = None
     res: dict = {"mode": mode, "clients": n}
     try:
-        created = requests.post(server.url + "/api/events", json={
-            "title": "Benchmark", "location": "Here", "spots": [{"label": "A"}, {"label": "B"}],
-            "max_queue": min(10_000, n + 10), "auto_call": False}, timeout=TIMEOUT).json()
-        slug, token = created["event"]["event"]["slug"], created["coordinator_token"]
-        spot_a = created["event"]["spots"][0]["id"]
-        rss0, threads0 = server.rss(), server.threads()
-
-        clients = Clients(server.url, slug, n, procs)
-        answers = clients.ask("connect", 50)
-        ok = sum(a["ok"] for a in answers)
-        t0, t1 = min(a["t0"] for a in answers), max(a["t1"] for a in answers)
-        res.update(connected=ok, connect_rate=ok / (t1 - t0), rss_connected=server.rss())
-        res["mem_per_conn_kb"] = (res["rss_connected"] - rss0) / max(ok, 1) / 1024
-        say(mode, f"{ok} connected in {t1 - t0:.0f} s")
-
-        answers = clients.ask("join", max(1, 200 // procs))  # 200 joins in flight in all
-        joined = sum(a["ok"] for a in answers)
-        t0, t1 = min(a["t0"] for a in answers), max(a["t1"] for a in answers)
-        res.update(joined=joined, join_failed=sum(a["failed"] for a in answers), join_rate=joined / (t1 - t0),
-                   join_seconds=t1 - t0)
-        why: dict = {}
-        for a in answers:
-            for k, n in a["why"].items():
-                why[k] = why.get(k, 0) + n
-        res["join_errors"] = why
-        say(mode, f"{joined} joined in {t1 - t0:.0f} s ({res['join_failed']} failed: {why or 'none'})")
-        http_action(server.url, slug, token, "start")
-        v_now = requests.get(f"{server.url}/api/events/{slug}", timeout=TIMEOUT).json()["data"]["v"]
-        t_catch = time.monotonic()
-        caught = clients.ask("expect", v_now, TIMEOUT)
-        res["dropped_in_joins"] = sum(a["dropped"] for a in caught)
-        res["catch_up_after_joins_s"] = max((t for a in caught for t in a["times"] if t), default=t_catch) - t_catch
-        res["rss_joined"] = server.rss()
-        res["mem_per_client_kb"] = (res["rss_joined"] - rss0) / max(ok, 1) / 1024
-        res["server_threads"] = server.threads() - threads0
-
-        res.update(asyncio.run(measure_changes(server, clients, slug, token, spot_a, changes)))
-        res["server_log_tail"] = [line for line in server.log().splitlines()[-5:] if line]
+        _phases(server, res, mode, n, changes, procs, joiners or n)
+    except Exception as e:  # noqa: BLE001 - keep what was measured before the failure
+        traceback.print_exc()
+        res["error"] = f"failed: {e.__class__.__name__}"
     finally:
-        if clients:
-            clients.close()
+        if res.get("_clients"):
+            res.pop("_clients").close()
         server.stop(keep=keep)
     return res
+
+
+def _phases(server: Server, res: dict, mode: str, n: int, changes: int, procs: int, joiners: int) -> None:
+    """Connect, join, then measure changes; fills `res` as it goes."""
+    created = requests.post(server.url + "/api/events", json={
+        "title": "Benchmark", "location": "Here", "spots": [{"label": "A"}, {"label": "B"}],
+        "max_queue": min(10_000, n + 10), "auto_call": False}, timeout=TIMEOUT).json()
+    slug, token = created["event"]["event"]["slug"], created["coordinator_token"]
+    spot_a = created["event"]["spots"][0]["id"]
+    rss0, threads0 = server.rss(), server.threads()
+
+    clients = res["_clients"] = Clients(server.url, slug, n, procs)
+    answers = clients.ask("connect", 50)
+    ok = sum(a["ok"] for a in answers)
+    t0, t1 = min(a["t0"] for a in answers), max(a["t1"] for a in answers)
+    res.update(connected=ok, connect_rate=ok / (t1 - t0), rss_connected=server.rss())
+    res["mem_per_conn_kb"] = (res["rss_connected"] - rss0) / max(ok, 1) / 1024
+    say(mode, f"{ok} connected in {t1 - t0:.0f} s")
+
+    answers = clients.ask("join", max(1, 200 // procs), math.ceil(joiners / procs),  # 200 in flight in all
+                          timeout=max(TIMEOUT * 3, joiners * 0.5))
+    joined = sum(a["ok"] for a in answers)
+    t0, t1 = min(a["t0"] for a in answers), max(a["t1"] for a in answers)
+    res.update(joined=joined, join_failed=sum(a["failed"] for a in answers), join_rate=joined / (t1 - t0),
+               join_seconds=t1 - t0)
+    why: dict = {}
+    for a in answers:
+        for k, count in a["why"].items():
+            why[k] = why.get(k, 0) + count
+    res["join_errors"] = why
+    say(mode, f"{joined} joined in {t1 - t0:.0f} s ({res['join_failed']} failed: {why or 'none'})")
+    http_action(server.url, slug, token, "start")
+    v_now = requests.get(f"{server.url}/api/events/{slug}", timeout=TIMEOUT).json()["data"]["v"]
+    t_catch = time.monotonic()
+    caught = clients.ask("expect", v_now, TIMEOUT)
+    res["dropped_in_joins"] = sum(a["dropped"] for a in caught)
+    res["catch_up_after_joins_s"] = max((t for a in caught for t in a["times"] if t), default=t_catch) - t_catch
+    res["rss_joined"] = server.rss()
+    res["mem_per_client_kb"] = (res["rss_joined"] - rss0) / max(ok, 1) / 1024
+    res["server_threads"] = server.threads() - threads0
+
+    res.update(asyncio.run(measure_changes(server, clients, slug, token, spot_a, changes)))
+    res["server_log_tail"] = [line for line in server.log().splitlines()[-5:] if line]
 
 
 async def measure_changes(server: Server, clients: Clients, slug: str, token: str, spot: int, changes: int) -> dict:
@@ -383,8 +394,10 @@ async def measure_changes(server: Server, clients: Clients, slug: str, token: st
             dropped = max(dropped, sum(a["dropped"] for a in answers))
             per_client += got
             everyone.append(max(got) if got else float("nan"))
+            await asyncio.sleep(PAUSE)
             undo = await act(coord, "skip", {"entry": ack["result"]["entry"]})
             await loop.run_in_executor(None, clients.ask, "expect", undo["v"], 30)
+            await asyncio.sleep(PAUSE)
         cpu = server.cpu() - cpu0
         received = sum(a["bytes"] for a in await loop.run_in_executor(None, clients.ask, "bytes")) - bytes0
         receivers = len(per_client) / changes if changes else 0
@@ -443,6 +456,8 @@ def main() -> None:
     ap.add_argument("--procs", type=int, default=0, help="client processes (default: one per 500 clients)")
     ap.add_argument("--json", help="also write the figures to this file")
     ap.add_argument("--keep", action="store_true", help="keep the servers' temporary instance folders")
+    ap.add_argument("--joiners", type=int, help="how many of the clients join (default: all); the rest stay "
+                    "connected and receive every update")
     ap.add_argument("--ping-timeout", type=int, help="the server's PING_TIMEOUT in seconds (default: its own, 20)")
     a = ap.parse_args()
     if not 1 <= a.clients <= 5000:
@@ -456,7 +471,8 @@ def main() -> None:
     for mode in a.modes.split(","):
         t = time.monotonic()
         try:
-            results.append(run_mode(mode.strip(), a.clients, a.changes, procs, a.keep, a.ping_timeout))
+            results.append(run_mode(mode.strip(), a.clients, a.changes, procs, a.keep, a.ping_timeout,
+                                    a.joiners))
         except Exception as e:  # noqa: BLE001 - one failing mode must not hide the others
             traceback.print_exc()
             results.append({"mode": mode, "clients": a.clients, "error": f"failed: {e.__class__.__name__}"})

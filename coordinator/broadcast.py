@@ -103,12 +103,16 @@ def compose(first: tuple[list, list], then: tuple[list, list], bound: int) -> tu
     return gone, moves
 
 
+BURST = 3  # changes an event may send back to back before coalescing starts
+
+
 class Outbox:
     """Coalesces broadcasts per event, so a burst of changes does not cost (changes x clients) messages.
 
-    A change goes out at once when none went out in the last BROADCAST_WINDOW_MS; otherwise it waits until that
-    window ends, merged with the changes after it into one `state` (versions prev_v..v, positions composed) and one
-    `me` per touched participant. The console view is rebuilt at most once per window, and never more often than
+    Each event may send one `state` per BROADCAST_WINDOW_MS on average, with up to BURST back to back, so isolated
+    changes (a call, then a skip) go out at once. Beyond that a change waits until a send is allowed again, merged
+    with the changes after it into one `state` (versions prev_v..v, positions composed) and one `me` per touched
+    participant. The console view is rebuilt at most once per window, and never more often than
     every 3x its own build time (a long line makes it expensive). Nothing here is queue state: it is a send buffer
     that is lost on a crash, and clients resynchronise with a snapshot after any gap. BROADCAST_WINDOW_MS = 0 sends
     every change at once (in-process tests that count messages).
@@ -121,7 +125,8 @@ class Outbox:
 
     def _slot(self, event_id: int) -> dict:
         """The bookkeeping of one event (created on first use)."""
-        return self.events.setdefault(event_id, {"sent_at": -1e9, "sent_v": 0, "pending": None, "touched": set(),
+        return self.events.setdefault(event_id, {"tokens": BURST, "filled_at": time.monotonic(), "sent_v": 0,
+                                                 "pending": None, "touched": set(),
                                                  "timer": False, "console_at": -1e9, "console_gap": 0.0,
                                                  "console_timer": False})
 
@@ -142,6 +147,7 @@ class Outbox:
         sends, wait = [], None
         with self.lock:
             slot, now = self._slot(out.event_id), time.monotonic()
+            self._refill(slot, now, window)
             slot["touched"] |= set(out.touched)
             if out.v <= slot["sent_v"]:  # an older change published late (two greenlets): its `me`s still go out
                 msg = None
@@ -150,18 +156,25 @@ class Outbox:
             elif slot["pending"] is not None:  # a gap (another process changed the event): send what waits first
                 sends.append((slot["pending"], set()))
                 slot.update(sent_v=slot["pending"]["v"], pending=None)
-            if msg is not None and slot["pending"] is None and not slot["timer"] and now - slot["sent_at"] >= window:
+            if msg is not None and slot["pending"] is None and not slot["timer"] and slot["tokens"] >= 1:
                 sends.append((msg, slot["touched"]))
-                slot.update(sent_at=now, sent_v=msg["v"], touched=set(), pending=None)
+                slot.update(tokens=slot["tokens"] - 1, sent_v=msg["v"], touched=set(), pending=None)
             else:
                 if msg is not None:
                     slot["pending"] = msg
                 if not slot["timer"]:
-                    slot["timer"], wait = True, max(0.0, slot["sent_at"] + window - now)
+                    slot["timer"], wait = True, max(0.0, (1 - slot["tokens"]) * window)
         for m, touched in sends:
             _send_state(app, out.event_id, m, touched)
         if wait is not None:
             socketio.start_background_task(self._flush_later, app, out.event_id, wait)
+
+    @staticmethod
+    def _refill(slot: dict, now: float, window: float) -> None:
+        """One send token per window, at most BURST saved up (so isolated changes never wait)."""
+        if window > 0:
+            slot["tokens"] = min(BURST, slot["tokens"] + (now - slot["filled_at"]) / window)
+        slot["filled_at"] = now
 
     @staticmethod
     def _merge(old: dict, new: dict) -> dict:
@@ -177,7 +190,8 @@ class Outbox:
             if slot is None:
                 return
             msg, touched = slot["pending"], slot["touched"]
-            slot.update(pending=None, touched=set(), timer=False, sent_at=time.monotonic())
+            self._refill(slot, time.monotonic(), app.config.get("BROADCAST_WINDOW_MS", 0) / 1000)
+            slot.update(pending=None, touched=set(), timer=False, tokens=max(0.0, slot["tokens"] - 1))
             if msg is not None:
                 slot["sent_v"] = max(slot["sent_v"], msg["v"])
         if msg is None and not touched:
