@@ -31,12 +31,12 @@ def coordinator_room(coordinator_id: int) -> str:
 def publish(app: Flask, out) -> None:
     """Send what changed to everyone who may see it."""
     if out.purged:
-        OUTBOX.forget(out.event_id)
+        outbox(app).forget(out.event_id)
         socketio.emit("bye", {"code": "not_found", "message": "This event was deleted."}, to=room(out.event_id, "all"))
         return
     if not out.changed:
         return
-    OUTBOX.state(app, out)
+    outbox(app).state(app, out)
     if out.announcement:
         socketio.emit("announcement", out.announcement, to=room(out.event_id, "all"))
     for cid in out.revoked:
@@ -49,7 +49,7 @@ def publish(app: Flask, out) -> None:
 
 def push_console(app: Flask, event_id: int) -> None:
     """Send coordinators a fresh console snapshot (a handful of clients; the full view keeps them simple)."""
-    OUTBOX.console(app, event_id)
+    outbox(app).console(app, event_id)
 
 
 def _send_console(app: Flask, event_id: int) -> float:
@@ -247,7 +247,13 @@ class Outbox:
             log.exception("delayed console update failed")
 
 
-OUTBOX = Outbox()
+
+def outbox(app: Flask) -> Outbox:
+    """The app's outbox (one per app, so apps in one process, as in tests, never share versions)."""
+    box = app.extensions.get("outbox")
+    if box is None:
+        box = app.extensions["outbox"] = Outbox()
+    return box
 
 
 def revoke_connections(app: Flask, coordinator_id: int) -> None:
