@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import time
 import uuid
 
@@ -9,6 +10,16 @@ import requests
 import socketio
 
 TIMEOUT = 60  # generous: the machine is small and shared
+
+
+def run(coro):
+    """Run a coroutine to completion on a fresh event loop in its own thread.
+
+    Playwright's sync API (the session-wide browser fixture) keeps an event loop running in the main thread once the
+    browser suites have run, so asyncio.run() there would refuse; a worker thread has no running loop.
+    """
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 def new_op() -> str:

@@ -6,6 +6,7 @@ import random
 import secrets
 
 import pytest
+import realclients  # noqa: E402
 from realclients import Peer, create_event, http_action, http_snapshot, participant_auth, wait_for
 
 from coordinator.broadcast import compose
@@ -61,7 +62,7 @@ def test_burst_of_changes_reaches_clients_coalesced_and_consistent(server_factor
     messages alone, ends where the server says it is."""
     srv = server_factory(extra_env={"PICKET_BROADCAST_WINDOW_MS": "1000"})
     ev = create_event(srv.url, auto_call=False)
-    tracked, final, n_changes = asyncio.run(_burst(srv.url, ev))
+    tracked, final, n_changes = realclients.run(_burst(srv.url, ev))
 
     by_id = {e["id"]: e for e in final["line"] + final["active"] + final["past"]}
     states_seen = []

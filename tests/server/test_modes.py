@@ -7,6 +7,7 @@ import secrets
 import socket
 
 import pytest
+import realclients  # noqa: E402
 from realclients import Peer, create_event, participant_auth, wait_for
 
 pytestmark = pytest.mark.server
@@ -20,7 +21,7 @@ def test_mode_serves_websockets_and_logs_no_addresses(server_factory, mode):
     """Join over a pure WebSocket connection, send a malformed request, and read the whole server log."""
     srv = server_factory(mode=mode)
     ev = create_event(srv.url)
-    asyncio.run(_join_over_websocket(srv.url, ev))
+    realclients.run(_join_over_websocket(srv.url, ev))
 
     # A malformed request makes servers write an error line, the kind that names the client.
     with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as s:

@@ -9,6 +9,7 @@ import secrets
 from collections import Counter
 
 import pytest
+import realclients  # noqa: E402
 from realclients import (Peer, coordinator_auth, create_event, http_action, http_snapshot, new_op,
                          participant_auth, wait_for)
 
@@ -30,7 +31,7 @@ def every_entry(snap: dict) -> list[dict]:
 def test_hundred_joins_with_retries_make_exactly_hundred_entries(live_server):
     """100 phones join at once and 30 of them retry (same op, or a new op): 100 entries, tickets 1..100."""
     ev = create_event(live_server.url, max_queue=500)
-    acks, peers = asyncio.run(_hundred_joins(live_server.url, ev))
+    acks, peers = realclients.run(_hundred_joins(live_server.url, ev))
 
     tickets = []
     for i, per_client in enumerate(acks):
@@ -87,7 +88,7 @@ def test_two_coordinators_calling_at_once_never_double_book(live_server):
     for i in range(30):
         assert http_action(url, ev["slug"], ev["token"], "add_walk_in", {"pseudonym": f"Walk-in {i}"})["ok"]
     assert http_action(url, ev["slug"], ev["token"], "start")["ok"]
-    rounds = asyncio.run(_call_rounds(url, ev, second["result"]["token"]))
+    rounds = realclients.run(_call_rounds(url, ev, second["result"]["token"]))
 
     called_entries = []
     for kind, acks in rounds:
@@ -141,11 +142,11 @@ def test_kill9_keeps_every_acknowledged_action_and_runs_overdue_transitions_once
     and the overdue slot end and no-show each happen exactly once."""
     srv = server_factory()
     ev = create_event(srv.url, auto_call=False, slot_ms=60_000, grace_ms=15_000, max_queue=500)
-    before = asyncio.run(_before_crash(srv, ev))
+    before = realclients.run(_before_crash(srv, ev))
 
     # The clock jumps two minutes: A's slot (60 s) and B's grace (15 s) are both overdue on restart.
     srv2 = server_factory(extra_env={"PICKET_CLOCK_OFFSET_MS": "120000"})
-    snap = asyncio.run(_wait_transitions(srv2.url, ev, before))
+    snap = realclients.run(_wait_transitions(srv2.url, ev, before))
     _check_survivors(snap, before)
 
     # Crash and restart once more, later still: the transitions must not run again.
@@ -222,7 +223,7 @@ def test_reconnecting_participant_keeps_its_place_and_gets_a_snapshot(live_serve
     """A phone loses its connection and comes back: same entry, same place, a fresh snapshot on connect."""
     url = live_server.url
     ev = create_event(url, auto_call=False)
-    asyncio.run(_reconnect(url, ev))
+    realclients.run(_reconnect(url, ev))
 
 
 async def _reconnect(url: str, ev: dict) -> None:

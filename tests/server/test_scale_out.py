@@ -6,6 +6,7 @@ import secrets
 from collections import Counter
 
 import pytest
+import realclients  # noqa: E402
 from realclients import Peer, coordinator_auth, create_event, http_snapshot, participant_auth, wait_for
 
 pytestmark = [pytest.mark.server, pytest.mark.postgres, pytest.mark.redis]
@@ -16,7 +17,7 @@ def test_two_processes_share_changes_and_run_a_due_transition_once(server_factor
     a = server_factory(db_url=pg_url, message_queue=redis_url)
     b = server_factory(db_url=pg_url, message_queue=redis_url)
     ev = create_event(a.url, auto_call=False, grace_ms=15_000)
-    seen = asyncio.run(_scenario(a.url, b.url, ev))
+    seen = realclients.run(_scenario(a.url, b.url, ev))
 
     snap = http_snapshot(b.url, ev["slug"], ev["token"])
     ticket = seen["ticket"]
