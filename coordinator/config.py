@@ -13,7 +13,9 @@ class Defaults:
     CORS_ALLOWED_ORIGINS: list | None = None  # None: same origin only; never "*"
     MAX_HTTP_BUFFER_SIZE = 16_384      # bytes; the product's messages are tiny
     PING_INTERVAL = 20
-    PING_TIMEOUT = 20
+    # Forgiving: a phone on a weak network (or a loaded server) that answers a ping late keeps its socket; a
+    # dropped socket costs no place, but reconnect storms cost everyone. See docs/benchmarks.md.
+    PING_TIMEOUT = 60
     MAX_CONNECTIONS = 6000             # eventlet's WSGI server allows 1024 by default
     BROADCAST_WINDOW_MS = 250          # changes closer together than this go out as one message (see broadcast.py)
     # Time
