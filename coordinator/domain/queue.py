@@ -181,8 +181,13 @@ class Queue:
                 raise Forbidden("Only the event's owner may do this.")
             if ev.state == "ended" and act.name not in ("settings", "leave", "delete_me", "set_push"):
                 raise DomainError("The event has ended.", "invalid_state")
-            ctx = ln.Ctx(s, ev, now, actor=who.actor_label)
+            ctx = ln.Ctx(s, ev, now, actor="system")
             before = ln.line_ids(s, ev.id)
+            if ev.next_due_at is not None and ev.next_due_at <= now:
+                # The server owns time: what fell due before this action happens first, even if the ticker has not
+                # run yet (a check-in after the deadline finds a no-show). An error below rolls this back too.
+                ln.advance(ctx)
+            ctx.actor = who.actor_label
             result = act.handler(ctx, who, args)
             ln.advance(ctx)
             out = self._finish(ctx, before)
