@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+from contextlib import contextmanager
 import math
 from statistics import median
 
@@ -101,6 +102,18 @@ def _coordinator_event(slug: str):
     return who
 
 
+@contextmanager
+def _coordinator_read(slug: str):
+    """A read transaction on the caller's event, for coordinators only: yields (session, event, now)."""
+    who = _coordinator_event(slug)
+    q = queue()
+    with q.store.read() as s:
+        ev = s.get(Event, who.event_id)
+        if ev is None:
+            raise NotFound("No such event (it may have ended and been deleted).")
+        yield s, ev, q.clock.now()
+
+
 def _no_store(resp: Response) -> Response:
     """Statistics and exports must not stay in any cache."""
     resp.headers["Cache-Control"] = "no-store"
@@ -110,27 +123,17 @@ def _no_store(resp: Response) -> Response:
 @bp.get("/api/events/<slug>/stats")
 def stats_json(slug: str):
     """Statistics of the event so far."""
-    who = _coordinator_event(slug)
-    q = queue()
-    with q.store.read() as s:
-        ev = s.get(Event, who.event_id)
-        if ev is None:
-            raise NotFound("No such event (it may have ended and been deleted).")
-        data = stats.event_stats(s, ev, q.clock.now())
+    with _coordinator_read(slug) as (s, ev, now):
+        data = stats.event_stats(s, ev, now)
     return _no_store(jsonify({"ok": True, "data": data}))
 
 
 @bp.get("/api/events/<slug>/export.csv")
 def export_csv(slug: str):
     """Every entry of the event as CSV (times ISO 8601 UTC, durations in seconds), as a download."""
-    who = _coordinator_event(slug)
-    q = queue()
-    with q.store.read() as s:
-        ev = s.get(Event, who.event_id)
-        if ev is None:
-            raise NotFound("No such event (it may have ended and been deleted).")
+    with _coordinator_read(slug) as (s, ev, now):
         entries, _logs = stats.load(s, ev.id)
-        rows = stats.export_rows(entries, q.clock.now())
+        rows = stats.export_rows(entries, now)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(stats.EXPORT_COLUMNS)
@@ -150,15 +153,9 @@ def _cell(value: str) -> str:
 @bp.get("/api/events/<slug>/stats/chart/<name>.svg")
 def chart_svg(slug: str, name: str):
     """A server-rendered SVG chart: `line` (line length over time) or `waits` (histogram of waits)."""
-    who = _coordinator_event(slug)
-    if name not in CHARTS:
-        raise NotFound(f"No chart '{name[:20]}'; charts: {', '.join(CHARTS)}.")
-    q = queue()
-    with q.store.read() as s:
-        ev = s.get(Event, who.event_id)
-        if ev is None:
-            raise NotFound("No such event (it may have ended and been deleted).")
-        now = q.clock.now()
+    with _coordinator_read(slug) as (s, ev, now):
+        if name not in CHARTS:
+            raise NotFound(f"No chart '{name[:20]}'; charts: {', '.join(CHARTS)}.")
         if name == "line":
             data = stats.event_stats(s, ev, now)
             end = ev.ended_at or now
