@@ -72,6 +72,11 @@ def test_burst_of_changes_reaches_clients_coalesced_and_consistent(server_factor
     assert max(states_seen) < n_changes, "the burst was not coalesced at all"
 
 
+def last_state_v(peer: Peer) -> int:
+    """The newest version in a phone's `state` chain (a `me` is built when sent and may be newer already)."""
+    return max((st["v"] for st in peer.got["state"]), default=0)
+
+
 async def _burst(url: str, ev: dict):
     """12 phones join; then a quick burst of calls, skips, moves, removals and walk-ins over HTTP."""
     peers = [await Peer(url, participant_auth(ev["slug"], secrets.token_urlsafe(32))).connect() for _ in range(12)]
@@ -82,7 +87,7 @@ async def _burst(url: str, ev: dict):
             assert ack["ok"], ack
             entries.append(ack["result"]["entry"])
         v_joined = http_snapshot(url, ev["slug"], ev["token"])["v"]
-        await wait_for(lambda: all(p.last_v() >= v_joined for p in peers), what="every phone to see all joins")
+        await wait_for(lambda: all(last_state_v(p) >= v_joined for p in peers), what="every phone to see all joins")
         starts = []
         for p in peers:
             snap = await p.snapshot()
@@ -98,7 +103,10 @@ async def _burst(url: str, ev: dict):
             ack = http_action(url, slug, token, name, args)
             assert ack["ok"], (name, ack)
         final = http_snapshot(url, slug, token)
-        await wait_for(lambda: all(p.last_v() >= final["v"] for p in peers), what="every phone to catch up")
+        # Wait for the `state` chain itself: a `me` is built when it is sent and may already carry a newer version
+        # than the merged `state` still waiting in the outbox.
+        await wait_for(lambda: all(last_state_v(p) >= final["v"] for p in peers),
+                       what="every phone's state chain to catch up")
 
         tracked = {}
         for entry_id, p, (v, pos) in zip(entries, peers, starts):
