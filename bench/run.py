@@ -3,7 +3,7 @@
     .venv/bin/python bench/run.py --clients 1000 [--modes eventlet,gevent,threading] [--changes 20] [--procs 2]
 
 For each async mode it starts a server on its own temporary instance (SQLite), connects N participant clients
-(python-socketio AsyncClient over aiohttp WebSockets, spread over several client processes), lets them all join,
+(the official socket.io-client, the library the pages use, in Node.js processes: bench/clients.mjs), lets them all join,
 then has a coordinator call the next person `--changes` times and measures how long it takes until EVERY client
 holds the new version. It prints one column per mode. See docs/benchmarks.md for what each figure means.
 """
@@ -12,13 +12,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import math
-import multiprocessing as mp
 import os
 import platform
 import resource
-import secrets
+import select
 import shutil
 import socket
 import subprocess
@@ -127,149 +125,42 @@ def http_action(url: str, slug: str, token: str, name: str, args: dict | None = 
 # ---------------------------------------------------------------- client processes
 
 def raise_fd_limit() -> None:
-    """Every client socket is a file descriptor: lift the soft limit to the hard one."""
+    """Every client socket is a file descriptor: lift the soft limit to the hard one (inherited by children)."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
-class Received:
-    """Counts the bytes of every Engine.IO packet the clients of this process receive (WebSocket payloads)."""
-
-    bytes = 0
-    packets = 0
-
-    @classmethod
-    def install(cls) -> None:
-        """Wrap engineio's packet decoder, which sees every received packet exactly once."""
-        from engineio import packet
-
-        original = packet.Packet.decode
-
-        def decode(self, encoded_packet):
-            """Count, then decode as usual."""
-            cls.packets += 1
-            cls.bytes += len(encoded_packet) if isinstance(encoded_packet, bytes) else len(encoded_packet.encode())
-            return original(self, encoded_packet)
-        packet.Packet.decode = decode
-
-
-class Phone:
-    """One participant client: remembers when it first held each version."""
-
-    def __init__(self, sio, url: str, slug: str):
-        """Wire the client's message handlers."""
-        self.sio, self.url = sio, url
-        self.auth = {"event": slug, "participant": secrets.token_urlsafe(32)}
-        self.v = 0
-        self.reached: list[tuple[int, float]] = []  # (version, monotonic time it arrived)
-        self.connected = False
-        for name in ("snapshot", "state", "me"):
-            sio.on(name, self.seen)
-
-    async def seen(self, data=None) -> None:
-        """Any message with a newer version."""
-        v = data.get("v") if isinstance(data, dict) else None
-        if isinstance(v, int) and v > self.v:
-            self.v = v
-            self.reached.append((v, time.monotonic()))
-
-    def time_of(self, version: int) -> float | None:
-        """When this client first held `version` or newer."""
-        return next((t for v, t in self.reached if v >= version), None)
-
-
-async def worker_main(conn, url: str, slug: str, count: int) -> None:
-    """One client process: executes the commands the driver sends through the pipe."""
-    import aiohttp
-    import socketio
-
-    Received.install()
-    logging.getLogger("engineio.client").setLevel(logging.CRITICAL)  # dropped connections are counted instead
-    logging.getLogger("socketio.client").setLevel(logging.CRITICAL)
-    loop = asyncio.get_running_loop()
-    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0, force_close=True))
-    phones = [Phone(socketio.AsyncClient(reconnection=False, http_session=session), url, slug) for _ in range(count)]
-
-    async def connect(p: Phone, gate: asyncio.Semaphore) -> None:
-        """Connect one client (at most `gate` at a time)."""
-        async with gate:
-            try:
-                await p.sio.connect(url, auth=p.auth, transports=["websocket"], wait_timeout=TIMEOUT)
-                p.connected = True
-            except Exception:  # noqa: BLE001 - counted as a failed connection
-                p.connected = False
-
-    async def join(p: Phone, i: int, gate: asyncio.Semaphore) -> str:
-        """Join one client; 'ok', the error code of the ack, or the exception's name."""
-        async with gate:
-            try:
-                ack = await p.sio.call("action", {"action": "join", "op": uuid.uuid4().hex,
-                                                  "args": {"pseudonym": f"Bench {i}"}}, timeout=TIMEOUT)
-                return "ok" if ack.get("ok") else ack["error"]["code"]
-            except Exception as e:  # noqa: BLE001 - a timeout or a dropped connection, counted
-                return e.__class__.__name__
-
-    while True:
-        cmd, *args = await loop.run_in_executor(None, conn.recv)
-        if cmd == "connect":
-            gate = asyncio.Semaphore(args[0])
-            t0 = time.monotonic()
-            await asyncio.gather(*(connect(p, gate) for p in phones))
-            conn.send({"ok": sum(p.connected for p in phones), "t0": t0, "t1": time.monotonic()})
-        elif cmd == "join":
-            gate = asyncio.Semaphore(args[0])
-            t0 = time.monotonic()
-            joiners = [p for p in phones if p.connected][:args[1]]
-            outcomes = await asyncio.gather(*(join(p, i, gate) for i, p in enumerate(joiners)))
-            conn.send({"ok": outcomes.count("ok"), "failed": len(outcomes) - outcomes.count("ok"), "t0": t0,
-                       "t1": time.monotonic(), "why": {k: outcomes.count(k) for k in set(outcomes) - {"ok"}}})
-        elif cmd == "expect":  # wait until every connected client holds the version (or give up)
-            version, deadline = args[0], time.monotonic() + args[1]
-            live = [p for p in phones if p.connected and p.sio.connected]
-            while any(p.v < version for p in live) and time.monotonic() < deadline:
-                await asyncio.sleep(0.005)
-            conn.send({"times": [p.time_of(version) for p in live],
-                       "dropped": sum(1 for p in phones if p.connected and not p.sio.connected)})
-        elif cmd == "bytes":
-            conn.send({"bytes": Received.bytes, "packets": Received.packets})
-        elif cmd == "close":
-            await asyncio.gather(*(p.sio.disconnect() for p in phones if p.sio.connected), return_exceptions=True)
-            await session.close()
-            conn.send({"closed": True})
-            return
-
-
-def worker_entry(conn, url: str, slug: str, count: int) -> None:
-    """Process entry point of a client process."""
-    raise_fd_limit()
-    asyncio.run(worker_main(conn, url, slug, count))
-
-
 class Clients:
-    """The client processes, driven through pipes."""
+    """The client processes (bench/clients.mjs: the official socket.io-client in Node.js), driven over pipes."""
 
     def __init__(self, url: str, slug: str, total: int, procs: int):
         """Start the client processes, each with its share of the clients."""
-        ctx = mp.get_context("spawn")
-        self.pipes, self.procs = [], []
+        node = shutil.which("node")
+        if node is None:
+            raise RuntimeError("Node.js is needed for the benchmark clients (apt-get install nodejs npm)")
+        if not (ROOT / "node_modules" / "socket.io-client").is_dir():
+            raise RuntimeError("socket.io-client is not installed: run `make vendor` (npm ci) first")
         share = [total // procs + (1 if i < total % procs else 0) for i in range(procs)]
-        for n in share:
-            here, there = ctx.Pipe()
-            p = ctx.Process(target=worker_entry, args=(there, url, slug, n), daemon=True)
-            p.start()
-            self.pipes.append(here)
-            self.procs.append(p)
+        self.procs = [subprocess.Popen([node, str(ROOT / "bench" / "clients.mjs"), url, slug, str(n)], cwd=ROOT,
+                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
+                      for n in share if n]
 
     def ask(self, *cmd, timeout: float = TIMEOUT * 3) -> list[dict]:
         """Send a command to every client process and collect the answers."""
-        for pipe in self.pipes:
-            pipe.send(cmd)
+        for p in self.procs:
+            p.stdin.write(json.dumps(cmd) + "\n")
+            p.stdin.flush()
         out = []
-        for pipe in self.pipes:
-            if not pipe.poll(timeout):
+        deadline = time.monotonic() + timeout
+        for p in self.procs:
+            ready, _, _ = select.select([p.stdout], [], [], max(0.0, deadline - time.monotonic()))
+            if not ready:
                 raise RuntimeError(f"client process did not answer {cmd[0]!r}")
-            out.append(pipe.recv())
+            line = p.stdout.readline()
+            if not line:
+                raise RuntimeError(f"client process exited during {cmd[0]!r}")
+            out.append(json.loads(line))
         return out
 
     def close(self) -> None:
@@ -279,8 +170,9 @@ class Clients:
         except Exception:  # noqa: BLE001
             pass
         for p in self.procs:
-            p.join(10)
-            if p.is_alive():
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
                 p.kill()
 
 
@@ -453,7 +345,7 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=1000, help="participant clients (up to 5,000)")
     ap.add_argument("--modes", default="eventlet,gevent,threading", help="comma-separated async modes")
     ap.add_argument("--changes", type=int, default=20, help="measured call_next changes")
-    ap.add_argument("--procs", type=int, default=0, help="client processes (default: one per 500 clients)")
+    ap.add_argument("--procs", type=int, default=0, help="client processes (default: one per 2,500 clients)")
     ap.add_argument("--json", help="also write the figures to this file")
     ap.add_argument("--keep", action="store_true", help="keep the servers' temporary instance folders")
     ap.add_argument("--joiners", type=int, help="how many of the clients join (default: all); the rest stay "
@@ -463,7 +355,7 @@ def main() -> None:
     if not 1 <= a.clients <= 5000:
         ap.error("--clients must be between 1 and 5000")
     raise_fd_limit()
-    procs = a.procs or max(1, math.ceil(a.clients / 500))
+    procs = a.procs or max(1, math.ceil(a.clients / 2500))
     print(f"Picket Queue benchmark: {a.clients} clients in {procs} client process(es), {a.changes} changes; "
           f"{platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
           f"{f', PING_TIMEOUT={a.ping_timeout}' if a.ping_timeout else ''}", flush=True)

@@ -37,6 +37,9 @@ def publish(app: Flask, out) -> None:
     if not out.changed:
         return
     outbox(app).state(app, out)
+    # Let the sockets' writer greenlets put the `state` on the wire before the slower work below (the console view,
+    # push alerts): with eventlet or gevent an emit only queues, and nothing is sent until this greenlet yields.
+    socketio.sleep(0)
     if out.announcement:
         socketio.emit("announcement", out.announcement, to=room(out.event_id, "all"))
     for cid in out.revoked:

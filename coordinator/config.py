@@ -16,6 +16,7 @@ class Defaults:
     # Forgiving: a phone on a weak network (or a loaded server) that answers a ping late keeps its socket; a
     # dropped socket costs no place, but reconnect storms cost everyone. See docs/benchmarks.md.
     PING_TIMEOUT = 60
+    WEBSOCKET_COMPRESSION = False      # permessage-deflate costs ~100 KB and CPU per phone (see transport.py)
     MAX_CONNECTIONS = 6000             # eventlet's WSGI server allows 1024 by default
     BROADCAST_WINDOW_MS = 250          # changes closer together than this go out as one message (see broadcast.py)
     # Time

@@ -46,3 +46,37 @@ async def _join_over_websocket(url: str, ev: dict) -> None:
                                    for m in peer.got["me"]), what="the `me` message")
     finally:
         await peer.close()
+
+
+def _websocket_handshake(port: int) -> str:
+    """Open an Engine.IO WebSocket by hand, offering permessage-deflate as browsers do; the response head."""
+    key = "dGhlIHNhbXBsZSBub25jZQ=="
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall((f"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                   f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                   "Sec-WebSocket-Version: 13\r\n"
+                   "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n").encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            head += chunk
+    return head.split(b"\r\n\r\n")[0].decode("latin-1")
+
+
+@pytest.mark.parametrize("mode", ["eventlet", "gevent", "threading"])
+def test_websockets_are_not_compressed(server_factory, mode):
+    """A browser's permessage-deflate offer is declined: per-connection zlib state would cost ~100 KB a phone."""
+    srv = server_factory(mode=mode)
+    head = _websocket_handshake(srv.port)
+    assert head.startswith("HTTP/1.1 101"), head
+    assert "sec-websocket-extensions" not in head.lower(), head
+
+
+def test_compression_can_be_switched_back_on(server_factory):
+    """WEBSOCKET_COMPRESSION=1 leaves the offer alone (and shows the test above would see an accepted one)."""
+    srv = server_factory(extra_env={"PICKET_WEBSOCKET_COMPRESSION": "true"})
+    head = _websocket_handshake(srv.port)
+    assert head.startswith("HTTP/1.1 101"), head
+    assert "permessage-deflate" in head.lower(), head
