@@ -44,9 +44,20 @@ class InvalidState(DomainError):
     code, status = "invalid_state", 409
 
 
+class Busy(DomainError):
+    """The database was too busy to take the request in time; nothing was changed and the same request may be retried
+    (with the same op id)."""
+
+    code, status = "busy", 503
+
+    def __init__(self, message: str = "The server is very busy right now; nothing was changed. Try again in a few "
+                                      "seconds."):
+        super().__init__(message)
+
+
 STATUS_BY_CODE = {
     "bad_request": 400, "unknown_action": 400, "unknown_event": 400, "too_large": 413, "unauthorized": 401,
     "forbidden": 403, "not_found": 404, "invalid_state": 409, "conflict": 409, "queue_full": 409,
     "no_free_spot": 409, "not_in_line": 409, "rate_limited": 429, "internal": 500,
-    "passphrase_required": 401,
+    "passphrase_required": 401, "busy": 503,
 }

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from typing import Iterator
 
 from sqlalchemy import create_engine, event as sa_event, select
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -20,14 +21,24 @@ SQLITE_PRAGMAS = (
     "PRAGMA synchronous=NORMAL",   # durable across process crashes in WAL mode (an OS crash may lose the last commit)
     "PRAGMA foreign_keys=ON",
     "PRAGMA secure_delete=ON",     # purged rows are overwritten, not just unlinked
-    "PRAGMA busy_timeout=30000",
 )
+# How long a SQLite writer waits for the database's single write lock before "database is locked" (then the caller
+# answers `busy`). pysqlite's `timeout` connect argument sets it, so SQLALCHEMY_ENGINE_OPTIONS
+# {"connect_args": {"timeout": 5}} or `?timeout=5` in the URL overrides this default.
+SQLITE_BUSY_TIMEOUT_S = 30
+# PostgreSQL states that mean "too busy right now": lock_not_available (lock_timeout), too_many_connections.
+PG_BUSY_STATES = {"55P03", "53300"}
+SQLITE_BUSY = 5  # SQLITE_BUSY: the primary result code of "database is locked" (extended codes keep it in the low byte)
 
 
 def configure_engine(engine: Engine) -> Engine:
     """Install SQLite pragmas and explicit BEGIN handling; a no-op for other databases."""
     if engine.dialect.name != "sqlite" or getattr(engine, "_pq_configured", False):
         return engine
+
+    @sa_event.listens_for(engine, "do_connect")
+    def _on_do_connect(_dialect, _record, _cargs, cparams):
+        cparams.setdefault("timeout", SQLITE_BUSY_TIMEOUT_S)  # the busy timeout, unless the configuration set one
 
     @sa_event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record):
@@ -49,6 +60,24 @@ def configure_engine(engine: Engine) -> Engine:
 def make_engine(url: str, **kwargs) -> Engine:
     """An engine for the domain core outside Flask (tests, tools)."""
     return configure_engine(create_engine(url, **kwargs))
+
+
+def is_busy(error: BaseException) -> bool:
+    """Whether a database error means "too busy to answer in time", so the same request may succeed when retried.
+
+    That is: no pooled connection came free within `pool_timeout` (many requests at once, each holding one while it
+    waits for the write lock), SQLite's write lock stayed taken past the busy timeout ("database is locked"), or
+    PostgreSQL refused a lock or a connection for load. Nothing was written in any of these cases.
+    """
+    if isinstance(error, sa_exc.TimeoutError):
+        return True
+    if not isinstance(error, sa_exc.OperationalError):
+        return False
+    orig = error.orig
+    code = getattr(orig, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF == SQLITE_BUSY
+    return getattr(orig, "sqlstate", None) in PG_BUSY_STATES or "database is locked" in str(orig)
 
 
 class Store:
