@@ -1,12 +1,20 @@
 """Default settings. Override them in instance/config.py or with PICKET_* environment variables."""
 
+# Database connection pool, per server process. SQLALCHEMY_ENGINE_OPTIONS overrides these key by key (the extension
+# merges the two). In threading mode every request is a thread that holds a connection while it waits for the write
+# lock (SQLite's single lock, or PostgreSQL's event row lock), so 5 + 10 (SQLAlchemy's default) ran out under 200
+# joins at once and readers (connect, snapshot, broadcasts) queued behind the writers. 50 per process keeps two
+# processes under PostgreSQL's default max_connections (100). A request that finds no connection within pool_timeout
+# (whole seconds) or SQLite's busy timeout answers `busy`, which clients retry with the same op id.
+POOL_DEFAULTS = {"pool_size": 10, "max_overflow": 40, "pool_timeout": 30}
+
 
 class Defaults:
     """Values used when nothing else is configured."""
 
     SECRET_KEY = None  # generated into instance/secret_key on first start when not configured
     SQLALCHEMY_DATABASE_URI = "sqlite:///picket.db"  # relative: lands in the instance folder
-    SQLALCHEMY_ENGINE_OPTIONS: dict = {}
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {}  # on top of POOL_DEFAULTS, key by key
     # Socket.IO
     ASYNC_MODE = "eventlet"            # eventlet | gevent | threading; the entry point patches for the first two
     MESSAGE_QUEUE = None               # e.g. redis://127.0.0.1:6379/0 to run several server processes

@@ -4,9 +4,10 @@ from flask_migrate import Migrate
 from flask_socketio import SocketIO
 from flask_sqlalchemy import SQLAlchemy
 
+from .config import POOL_DEFAULTS
 from .domain.models import Base
 
-db = SQLAlchemy(metadata=Base.metadata)
+db = SQLAlchemy(metadata=Base.metadata, engine_options=POOL_DEFAULTS)
 migrate = Migrate()
 socketio = SocketIO()
 babel = Babel()
