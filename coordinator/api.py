@@ -4,14 +4,17 @@ from __future__ import annotations
 import logging
 
 from flask import Blueprint, current_app, jsonify, request
+from sqlalchemy import exc as sa_exc
 
-from . import queue
+from . import queue, ratelimit
 from .broadcast import publish
 from .domain import DomainError
-from .domain.errors import STATUS_BY_CODE, BadRequest
+from .domain.errors import STATUS_BY_CODE, BadRequest, Busy
+from .domain.store import is_busy
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 log = logging.getLogger(__name__)
+BUSY_RETRY_AFTER = 2  # seconds a client waits before it retries after `busy`
 
 
 def fail(code: str, message: str, status: int | None = None):
@@ -43,8 +46,25 @@ def principal(slug: str):
 
 @bp.errorhandler(DomainError)
 def domain_error(e: DomainError):
-    """Domain errors keep their code and message."""
-    return fail(e.code, e.message, STATUS_BY_CODE.get(e.code, e.status))
+    """Domain errors keep their code and message; the retryable ones (rate_limited, busy) say when to retry."""
+    resp, status = fail(e.code, e.message, STATUS_BY_CODE.get(e.code, e.status))
+    if isinstance(e, ratelimit.RateLimited):
+        resp.headers["Retry-After"] = ratelimit.retry_after_header(e.retry_after)
+    elif isinstance(e, Busy):
+        resp.headers["Retry-After"] = str(BUSY_RETRY_AFTER)
+    return resp, status
+
+
+@bp.errorhandler(sa_exc.TimeoutError)
+@bp.errorhandler(sa_exc.OperationalError)
+def database_error(e: sa_exc.SQLAlchemyError):
+    """A database too busy to answer in time (no free pooled connection, a locked SQLite file): the retryable `busy`
+    with 503 and Retry-After. Any other database failure is a crash: logged, and answered generically."""
+    if is_busy(e):
+        log.warning("database busy, answered `busy`: %s", e.__class__.__name__)
+        return domain_error(Busy())
+    log.exception("request failed: %s %s", request.method, request.url_rule)
+    return fail("internal", "Something went wrong; nothing was changed.", 500)
 
 
 @bp.post("/events")
@@ -87,7 +107,9 @@ def act(slug: str, name: str):
     if unknown:
         raise BadRequest(f"Unknown field(s): {', '.join(sorted(unknown))}.")
     op = data.get("op", request.headers.get("Idempotency-Key"))
-    out = queue().perform(principal(slug), name, data.get("args"), op)
+    who = principal(slug)
+    ratelimit.check(current_app, who)  # the same budget as the actor's socket actions
+    out = queue().perform(who, name, data.get("args"), op)
     publish(current_app._get_current_object(), out)
     return jsonify({"ok": True, "result": out.result, "v": out.v, "replay": out.replay})
 

@@ -2,15 +2,16 @@
 from __future__ import annotations
 
 import logging
-import time
 
 from flask import current_app, request, session
 from flask_socketio import join_room, leave_room
 from socketio.exceptions import ConnectionRefusedError as Refused
 
-from . import queue
+from . import queue, ratelimit
 from .broadcast import coordinator_room, personal_room, publish, push_console, room
 from .domain import DomainError
+from .domain.errors import Busy
+from .domain.store import is_busy
 from .domain.validation import only_fields
 from .extensions import socketio
 
@@ -34,18 +35,6 @@ def _rooms_for(who) -> list[str]:
     else:
         rooms += [room(who.event_id, "crd"), coordinator_room(who.coordinator_id)]
     return rooms
-
-
-def _allow(limit: int, window: float) -> bool:
-    """A per-connection token bucket for actions (Flask-Limiter does not cover socket events)."""
-    now = time.monotonic()
-    tokens, last = session.get("bucket", (float(limit), now))
-    tokens = min(float(limit), tokens + (now - last) * limit / window)
-    if tokens < 1:
-        session["bucket"] = (tokens, now)
-        return False
-    session["bucket"] = (tokens - 1, now)
-    return True
 
 
 def on_connect(auth=None):
@@ -97,8 +86,7 @@ def on_action(data=None):
     app = current_app._get_current_object()
     try:
         data = only_fields(data, {"action", "op", "args"}, "data")
-        if not _allow(app.config["ACTION_BURST"], app.config["ACTION_WINDOW_SECONDS"]):
-            raise DomainError("Too many actions; wait a few seconds.", "rate_limited")
+        ratelimit.check(app, who)  # the actor's budget, shared with its other tabs and HTTP, kept across reconnects
         had = who.participant_id
         out = queue().perform(who, data.get("action"), data.get("args"), data.get("op"))
     except DomainError as e:
@@ -119,11 +107,25 @@ def on_other(event, data=None):
 
 
 def on_error(e):
-    """Never let a traceback reach a client: log it (without payloads) and answer a generic error."""
+    """Never let a traceback reach a client: a database too busy to answer in time gets the retryable `busy`;
+    anything else is logged (without payloads) and answered with a generic error. A failed connect is refused."""
     if isinstance(e, (ConnectionRefusedError, Refused)):
         raise e  # a refused connection, not a failure: python-socketio turns it into connect_error
-    log.exception("socket handler failed")
-    return {"ok": False, "error": INTERNAL}
+    if is_busy(e):
+        log.warning("database busy, answered `busy`: %s", _busy_reason(e))
+        body = Busy().as_dict()
+    else:
+        log.exception("socket handler failed")
+        body = INTERNAL
+    if getattr(request, "event", {}).get("message") == "connect":
+        # Returning anything but False would accept a connection that has no identity in its session.
+        raise Refused(body["message"], body)
+    return {"ok": False, "error": body}
+
+
+def _busy_reason(e: Exception) -> str:
+    """What made the database busy, in words without SQL or parameters."""
+    return str(getattr(e, "orig", None) or e).splitlines()[0][:200]
 
 
 def init_app(app) -> None:

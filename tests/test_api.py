@@ -344,3 +344,60 @@ def test_invite_token_is_shown_once(client, event):
     again = ok(post(client, event["slug"], "invite", crd(event), {"label": "Helper"}, op=op))
     assert again["replay"] is True and again["result"]["coordinator"] == first["result"]["coordinator"]
     assert "token" not in again["result"]
+
+
+def test_http_actions_are_rate_limited(app, client, event):
+    """Over ACTION_BURST per window: 429 rate_limited with Retry-After, and the refused action changes nothing."""
+    app.config["ACTION_BURST"] = 2
+    app.config["ACTION_WINDOW_SECONDS"] = 3600
+    v = [ok(post(client, event["slug"], "broadcast", crd(event), {"text": f"note {i}"}))["v"] for i in range(2)][-1]
+    r = post(client, event["slug"], "broadcast", crd(event), {"text": "one too many"})
+    err(r, 429, "rate_limited")
+    assert int(r.headers["Retry-After"]) >= 1
+    assert observer_view(client, event["slug"])["v"] == v
+    # Another actor has its own budget.
+    ok(post(client, event["slug"], "join", par(new_token()), {"pseudonym": "Wren"}))
+
+
+def _locked():
+    """The error SQLite raises when its write lock stayed taken past the busy timeout."""
+    import sqlite3
+    from sqlalchemy import exc
+    return exc.OperationalError("BEGIN IMMEDIATE", {}, sqlite3.OperationalError("database is locked"))
+
+
+def _pool_timeout():
+    """The error SQLAlchemy raises when no pooled connection came free in time."""
+    from sqlalchemy import exc
+    return exc.TimeoutError("QueuePool limit of size 5 overflow 10 reached, connection timed out, timeout 30.00")
+
+
+@pytest.mark.parametrize("make_error", [_locked, _pool_timeout])
+def test_busy_database_answers_503_busy(app, client, event, monkeypatch, make_error):
+    """A database too busy to answer in time: 503 {code: busy} with Retry-After, no database details."""
+    def busy(*args, **kwargs):
+        """Fail like an overloaded database does."""
+        raise make_error()
+
+    monkeypatch.setattr(app.extensions["queue"], "perform", busy)
+    r = post(client, event["slug"], "start", crd(event))
+    err(r, 503, "busy")
+    assert int(r.headers["Retry-After"]) >= 1
+    text = r.get_data(as_text=True)
+    for leak in ("QueuePool", "locked", "BEGIN", "Traceback"):
+        assert leak not in text
+
+
+def test_other_database_errors_stay_internal(app, client, event, monkeypatch):
+    """A database error that is not about load (here a missing table) is a generic 500 internal, not busy."""
+    import sqlite3
+    from sqlalchemy import exc
+
+    def broken(*args, **kwargs):
+        """Fail like a broken schema would."""
+        raise exc.OperationalError("SELECT", {}, sqlite3.OperationalError("no such table: secret_table"))
+
+    monkeypatch.setattr(app.extensions["queue"], "perform", broken)
+    r = post(client, event["slug"], "start", crd(event))
+    err(r, 500, "internal")
+    assert "secret_table" not in r.get_data(as_text=True)

@@ -439,9 +439,37 @@ def test_rate_limited(app, client, event):
         assert_error(ack, "rate_limited")
     assert v == acks[2]["v"]
     assert len(snap(crd)["announcements"]) == 3
-    # The bucket is per connection: another coordinator tab is not affected.
+    # The budget is the coordinator's, not the connection's: another tab of the same coordinator is limited too.
     other = connect(app, client, {"event": event["slug"], "coordinator": event["token"]})
-    assert_ok(act(other, "broadcast", {"text": "from the other tab"}))
+    assert_error(act(other, "broadcast", {"text": "from the other tab"}), "rate_limited")
+
+
+def test_rate_limit_survives_a_reconnect(app, client, event):
+    """A participant who spends the budget and reconnects (same token) is still limited; the refusal changes nothing."""
+    app.config["ACTION_BURST"] = 2
+    app.config["ACTION_WINDOW_SECONDS"] = 3600
+    token = new_token()
+    par = connect(app, client, {"event": event["slug"], "participant": token})
+    assert_ok(act(par, "join", {"pseudonym": "Lark"}))
+    assert_ok(act(par, "set_push", {"subscription": None}))
+    par.disconnect()
+    again = connect(app, client, {"event": event["slug"], "participant": token})
+    ack = act(again, "leave")
+    assert_error(ack, "rate_limited")
+    assert snap(again)["me"] is not None  # still in line: the refused `leave` did nothing
+
+
+def test_rate_limits_are_per_actor(app, client, event):
+    """One participant over the budget does not limit another participant, nor the coordinator."""
+    app.config["ACTION_BURST"] = 1
+    app.config["ACTION_WINDOW_SECONDS"] = 3600
+    first = connect(app, client, {"event": event["slug"], "participant": new_token()})
+    second = connect(app, client, {"event": event["slug"], "participant": new_token()})
+    crd = connect(app, client, {"event": event["slug"], "coordinator": event["token"]})
+    assert_ok(act(first, "join", {"pseudonym": "First"}))
+    assert_error(act(first, "leave"), "rate_limited")
+    assert_ok(act(second, "join", {"pseudonym": "Second"}))
+    assert_ok(act(crd, "broadcast", {"text": "hello"}))
 
 
 def test_internal_error_has_no_traceback(app, client, event, monkeypatch):
@@ -463,6 +491,38 @@ def test_internal_error_has_no_traceback(app, client, event, monkeypatch):
     monkeypatch.undo()
     assert stable(snap(crd)) == before
     assert crd.is_connected()
+
+
+def test_busy_database_answers_busy(app, client, event, monkeypatch):
+    """An action that finds the database too busy (no pooled connection in time) gets the retryable `busy`."""
+    from sqlalchemy import exc
+    crd = connect(app, client, {"event": event["slug"], "coordinator": event["token"]})
+
+    def busy(*args, **kwargs):
+        """Fail like an exhausted connection pool does."""
+        raise exc.TimeoutError("QueuePool limit of size 5 overflow 10 reached, connection timed out, timeout 30.00")
+
+    monkeypatch.setattr(app.extensions["queue"], "perform", busy)
+    ack = act(crd, "start")
+    assert_error(ack, "busy")
+    assert "QueuePool" not in json.dumps(ack)
+    monkeypatch.undo()
+    assert_ok(act(crd, "start"))  # the retry goes through
+    assert crd.is_connected()
+
+
+def test_connect_failure_refuses_the_connection(app, client, event, monkeypatch):
+    """A connect that fails (here: the database is busy) is refused, never accepted without an identity."""
+    from sqlalchemy import exc
+
+    def busy(*args, **kwargs):
+        """Fail like an exhausted connection pool does."""
+        raise exc.TimeoutError("QueuePool limit reached")
+
+    monkeypatch.setattr(app.extensions["queue"], "authenticate", busy)
+    sio = socketio.test_client(app, auth={"event": event["slug"], "coordinator": event["token"]},
+                               flask_test_client=client)
+    assert not sio.is_connected()
 
 
 @pytest.mark.server
