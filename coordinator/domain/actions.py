@@ -19,7 +19,7 @@ from .models import LINE_STATES, LIVE_STATES, Announcement, Coordinator, Entry, 
 from .tokens import hash_token, new_token
 
 
-@dataclass
+@dataclass(slots=True)
 class Principal:
     """Who is acting: an observer, a participant (by token) or a coordinator."""
 
