@@ -72,7 +72,9 @@ def create_event():
     """Create an event; the answer holds the owner's coordinator token, which is never shown again."""
     limiter = current_app.extensions["create_limiter"]
     if not limiter.allow():
-        return fail("rate_limited", "Too many events created just now; try again in a minute.")
+        resp, status = fail("rate_limited", "Too many events created just now; try again in a minute.")
+        resp.headers["Retry-After"] = "60"  # the creation limit counts calls in the last minute
+        return resp, status
     spec = body()
     if "passphrase" in spec:
         from .passphrase import hash_passphrase

@@ -86,7 +86,9 @@ def test_create_is_rate_limited(app, client):
     app.extensions["create_limiter"].limit = 2
     assert client.post("/api/events", json={"title": "1"}).status_code == 201
     assert client.post("/api/events", json={"title": "2"}).status_code == 201
-    err(client.post("/api/events", json={"title": "3"}), 429, "rate_limited")
+    r = client.post("/api/events", json={"title": "3"})
+    err(r, 429, "rate_limited")
+    assert r.headers["Retry-After"] == "60"
 
 
 def test_snapshot_per_role(client, event):
