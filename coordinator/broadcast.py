@@ -36,6 +36,9 @@ def publish(app: Flask, out) -> None:
         return
     if not out.changed:
         return
+    collector = app.extensions.get("quiet_gc")
+    if collector is not None:
+        collector.busy()
     outbox(app).state(app, out)
     # Let the sockets' writer greenlets put the `state` on the wire before the slower work below (the console view,
     # push alerts): with eventlet or gevent an emit only queues, and nothing is sent until this greenlet yields.

@@ -8,6 +8,7 @@ from flask import Flask
 
 from .broadcast import publish
 from .extensions import socketio
+from .gcpolicy import QuietCollector
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,9 @@ def run_ticker(app: Flask) -> None:
                         publish(app, out)
                     for slug in q.purge_due():
                         log.info("purged an expired event")
+            collector = app.extensions.get("quiet_gc")
+            if collector is not None:
+                collector.step()
         except Exception:
             log.exception("ticker round failed; retrying")
         socketio.sleep(interval)
@@ -37,6 +41,9 @@ def run_ticker(app: Flask) -> None:
 def start_background(app: Flask) -> None:
     """Start the ticker in this process (called by the entry point, not by tests)."""
     app.extensions["queue"].reset_presence()
+    if app.config["QUIET_GC"]:
+        collector = app.extensions["quiet_gc"] = QuietCollector()
+        collector.install()
     socketio.start_background_task(run_ticker, app)
 
 

@@ -27,6 +27,7 @@ class Defaults:
     WEBSOCKET_COMPRESSION = False      # permessage-deflate costs ~100 KB and CPU per phone (see transport.py)
     MAX_CONNECTIONS = 6000             # eventlet's WSGI server allows 1024 by default
     BROADCAST_WINDOW_MS = 250          # changes closer together than this go out as one message (see broadcast.py)
+    QUIET_GC = True                    # full garbage collections only when no change is being broadcast (gcpolicy.py)
     # Time
     RUN_TICKER = True
     TICK_SECONDS = 0.5
