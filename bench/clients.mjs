@@ -14,6 +14,7 @@ const [url, slug, count] = [process.argv[2], process.argv[3], Number(process.arg
 const TIMEOUT_MS = 120_000;
 const now = () => Number(process.hrtime.bigint()) / 1e9;
 const received = { bytes: 0, packets: 0 };
+const retried = { busy: 0 };
 
 class Phone {
   constructor() {
@@ -22,6 +23,7 @@ class Phone {
     this.reached = []; // [version, monotonic seconds it first arrived]
     this.connected = false;
     this.socket = null;
+    this.retries = 0;
   }
 
   seen(msg) {
@@ -57,11 +59,24 @@ class Phone {
     });
   }
 
-  join(i) {
+  async join(i) {
+    // As static/js/net.js does: the same op id until answered; `busy` (the database's write lock was taken for
+    // too long, nothing changed) is retried after a spread-out pause, and counted.
     const body = { action: "join", op: randomUUID().replaceAll("-", ""), args: { pseudonym: `Bench ${i}` } };
-    return this.socket.timeout(TIMEOUT_MS).emitWithAck("action", body)
-      .then((ack) => (ack && ack.ok ? "ok" : (ack && ack.error && ack.error.code) || "bad_ack"))
-      .catch((e) => (e && e.message) || "error");
+    for (;;) {
+      let ack;
+      try {
+        ack = await this.socket.timeout(TIMEOUT_MS).emitWithAck("action", body);
+      } catch (e) {
+        return (e && e.message) || "error";
+      }
+      if (ack && ack.ok) return "ok";
+      const code = (ack && ack.error && ack.error.code) || "bad_ack";
+      if (code !== "busy" || this.retries >= 20) return code;
+      this.retries += 1;
+      retried.busy += 1;
+      await sleep(500 + Math.random() * 1500);
+    }
   }
 
   get live() { return this.connected && this.socket.connected; }
@@ -98,7 +113,7 @@ async function handle([cmd, ...args]) {
     const why = {};
     for (const o of outcomes) if (o !== "ok") why[o] = (why[o] || 0) + 1;
     const ok = outcomes.filter((o) => o === "ok").length;
-    return { ok, failed: outcomes.length - ok, t0, t1: now(), why };
+    return { ok, failed: outcomes.length - ok, t0, t1: now(), why, retried: retried.busy };
   }
   if (cmd === "expect") { // wait until every live client holds the version (or give up)
     const [version, timeout] = args;

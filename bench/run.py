@@ -253,6 +253,7 @@ def _phases(server: Server, res: dict, mode: str, n: int, changes: int, procs: i
         for k, count in a["why"].items():
             why[k] = why.get(k, 0) + count
     res["join_errors"] = why
+    res["join_retries"] = sum(a.get("retried", 0) for a in answers)
     say(mode, f"{joined} joined in {t1 - t0:.0f} s ({res['join_failed']} failed: {why or 'none'})")
     http_action(server.url, slug, token, "start")
     v_now = requests.get(f"{server.url}/api/events/{slug}", timeout=TIMEOUT).json()["data"]["v"]
@@ -311,6 +312,7 @@ ROWS = [
     ("connect_rate", "connects/s", "{:.0f}"),
     ("join_rate", "joins/s", "{:.0f}"),
     ("join_failed", "joins failed", "{:.0f}"),
+    ("join_retries", "join retries after busy", "{:.0f}"),
     ("dropped_in_joins", "dropped during joins", "{:.0f}"),
     ("catch_up_after_joins_s", "catch-up after joins (s)", "{:.1f}"),
     ("all_p50_ms", "call->all clients p50 (ms)", "{:.0f}"),

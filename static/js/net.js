@@ -222,6 +222,10 @@
           setTimeout(function () { self._send(item); }, 3000);
           return;
         }
+        if (res && !res.ok && res.error && res.error.code === "busy") {  // nothing changed; retry, spread out
+          setTimeout(function () { self._send(item); }, 500 + Math.random() * 1500);
+          return;
+        }
         self.pending.splice(self.pending.indexOf(item), 1);
         item.resolve(res || {ok: false, error: {code: "internal"}});
       });
