@@ -112,7 +112,10 @@ def act(slug: str, name: str):
     who = principal(slug)
     ratelimit.check(current_app, who)  # the same budget as the actor's socket actions
     out = queue().perform(who, name, data.get("args"), op)
-    publish(current_app._get_current_object(), out)
+    try:
+        publish(current_app._get_current_object(), out)
+    except Exception:  # noqa: BLE001 - the change is committed: answer ok; clients resync on the version gap
+        log.exception("broadcast after a committed action failed")
     return jsonify({"ok": True, "result": out.result, "v": out.v, "replay": out.replay})
 
 

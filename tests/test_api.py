@@ -403,3 +403,16 @@ def test_other_database_errors_stay_internal(app, client, event, monkeypatch):
     r = post(client, event["slug"], "start", crd(event))
     err(r, 500, "internal")
     assert "secret_table" not in r.get_data(as_text=True)
+
+
+def test_failed_broadcast_does_not_fail_a_committed_http_action(client, event, monkeypatch):
+    """When sending the messages fails after the commit, the HTTP answer is still 200 ok."""
+    import coordinator.api as api
+
+    def fail(*args, **kwargs):
+        """Fail like a busy database during the broadcast."""
+        raise RuntimeError("broadcast failed")
+
+    monkeypatch.setattr(api, "publish", fail)
+    body = ok(post(client, event["slug"], "start", crd(event)))
+    assert observer_view(client, event["slug"])["v"] == body["v"]

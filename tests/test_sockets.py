@@ -511,6 +511,20 @@ def test_busy_database_answers_busy(app, client, event, monkeypatch):
     assert crd.is_connected()
 
 
+def test_failed_broadcast_does_not_fail_a_committed_action(app, client, event, monkeypatch):
+    """When sending the messages fails after the commit (e.g. no pooled connection for a `me`), the ack is still ok."""
+    import coordinator.sockets as handlers
+    crd = connect(app, client, {"event": event["slug"], "coordinator": event["token"]})
+
+    def fail(*args, **kwargs):
+        """Fail like a busy database during the broadcast."""
+        raise RuntimeError("broadcast failed")
+
+    monkeypatch.setattr(handlers, "publish", fail)
+    ack = act(crd, "start")
+    assert_ok(ack)
+    assert snap(crd)["v"] == ack["v"]
+
 def test_connect_failure_refuses_the_connection(app, client, event, monkeypatch):
     """A connect that fails (here: the database is busy) is refused, never accepted without an identity."""
     from sqlalchemy import exc
