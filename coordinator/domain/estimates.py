@@ -35,9 +35,17 @@ def time_to_call(position: int, free_at: list[int], turn_ms: int, lead_ms: int, 
         return 0
     heap = [max(t, now) for t in free_at]
     heapq.heapify(heap)
-    for _ in range(position - 1):
-        t = heapq.heappop(heap)
-        heapq.heappush(heap, t + turn_ms)
+    turns = position - 1  # each person ahead takes the spot that frees first, for one turn
+    while turns and max(heap) - heap[0] > turn_ms:
+        heapq.heappush(heap, heapq.heappop(heap) + turn_ms)
+        turns -= 1
+    # Once every spot frees within one turn of the first, the spots take turns in a fixed order: k more people
+    # shift every free time by one turn. So whole rounds are added at once, and a place deep in line costs no
+    # more than one near the front (the result is the same as turn-by-turn).
+    rounds, turns = divmod(turns, len(heap))
+    heap = [t + rounds * turn_ms for t in heap]
+    for _ in range(turns):
+        heapq.heappush(heap, heapq.heappop(heap) + turn_ms)
     return max(0, heap[0] - lead_ms - now)
 
 

@@ -1,4 +1,8 @@
 """Estimates: place, people ahead, and an ETA range that learns from this event's slots and no-shows."""
+import heapq
+
+from hypothesis import given, settings, strategies as st
+
 from coordinator.domain import estimates
 
 SLOT = 300_000
@@ -98,3 +102,24 @@ def test_event_estimate_drops_after_no_shows(make_picket):
     est = p.snapshot(p.observer())["public"]["est"]
     assert p.event().noshows == 4 and est["noshow_rate"] > 0
     assert est["turn_ms"] < SLOT
+
+
+def turn_by_turn(position, free_at, turn_ms, lead_ms, now):
+    """The plain simulation (as static/js/eta.js runs it): one person ahead at a time."""
+    if not free_at or position < 1:
+        return 0
+    heap = [max(t, now) for t in free_at]
+    heapq.heapify(heap)
+    for _ in range(position - 1):
+        heapq.heappush(heap, heapq.heappop(heap) + turn_ms)
+    return max(0, heap[0] - lead_ms - now)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.integers(0, 3000), st.lists(st.integers(900_000, 1_600_000), max_size=6), st.integers(0, 400_000),
+       st.integers(0, 100_000))
+def test_time_to_call_equals_the_turn_by_turn_simulation(position, free_at, turn_ms, lead_ms):
+    """Skipping whole rounds gives exactly the turn-by-turn result, deep in line too."""
+    now = 1_000_000
+    assert estimates.time_to_call(position, free_at, turn_ms, lead_ms, now) == \
+        turn_by_turn(position, free_at, turn_ms, lead_ms, now)
