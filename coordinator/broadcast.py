@@ -40,9 +40,6 @@ def publish(app: Flask, out) -> None:
     if collector is not None:
         collector.busy()
     outbox(app).state(app, out)
-    # Let the sockets' writer greenlets put the `state` on the wire before the slower work below (the console view,
-    # push alerts): with eventlet or gevent an emit only queues, and nothing is sent until this greenlet yields.
-    socketio.sleep(0)
     if out.announcement:
         socketio.emit("announcement", out.announcement, to=room(out.event_id, "all"))
     for cid in out.revoked:
@@ -110,13 +107,16 @@ def compose(first: tuple[list, list], then: tuple[list, list], bound: int) -> tu
 
 
 BURST = 3  # changes an event may send back to back before coalescing starts
+COST_SHARE = 2  # a `state` waits at least this many times as long as sending the previous one took
 
 
 class Outbox:
     """Coalesces broadcasts per event, so a burst of changes does not cost (changes x clients) messages.
 
     Each event may send one `state` per BROADCAST_WINDOW_MS on average, with up to BURST back to back, so isolated
-    changes (a call, then a skip) go out at once. Beyond that a change waits until a send is allowed again, merged
+    changes (a call, then a skip) go out at once. When sending one `state` to everyone takes longer (thousands of
+    phones), the window stretches to COST_SHARE times that, so a storm of joins cannot spend all the CPU on
+    broadcasts and starve the joins themselves. Beyond that a change waits until a send is allowed again, merged
     with the changes after it into one `state` (versions prev_v..v, positions composed) and one `me` per touched
     participant. The console view is rebuilt at most once per window, and never more often than
     every 3x its own build time (a long line makes it expensive). Nothing here is queue state: it is a send buffer
@@ -132,7 +132,7 @@ class Outbox:
     def _slot(self, event_id: int) -> dict:
         """The bookkeeping of one event (created on first use)."""
         return self.events.setdefault(event_id, {"tokens": BURST, "filled_at": time.monotonic(), "sent_v": 0,
-                                                 "pending": None, "touched": set(),
+                                                 "pending": None, "touched": set(), "cost": 0.0,
                                                  "timer": False, "console_at": -1e9, "console_gap": 0.0,
                                                  "console_timer": False})
 
@@ -148,7 +148,7 @@ class Outbox:
                "observer_public": out.observer_public, "gone": list(out.gone), "moves": [list(m) for m in out.moves],
                "bound": (out.public or {}).get("counts", {}).get("line", 0) + len(out.gone)}
         if window <= 0:
-            _send_state(app, out.event_id, msg, set(out.touched))
+            self._send(app, out.event_id, msg, set(out.touched))
             return
         sends, wait = [], None
         with self.lock:
@@ -169,17 +169,34 @@ class Outbox:
                 if msg is not None:
                     slot["pending"] = msg
                 if not slot["timer"]:
-                    slot["timer"], wait = True, max(0.0, (1 - slot["tokens"]) * window)
+                    slot["timer"], wait = True, max(0.0, (1 - slot["tokens"]) * self._gap(slot, window))
         for m, touched in sends:
-            _send_state(app, out.event_id, m, touched)
+            self._send(app, out.event_id, m, touched)
         if wait is not None:
             socketio.start_background_task(self._flush_later, app, out.event_id, wait)
 
+    def _send(self, app: Flask, event_id: int, msg: dict, touched: set) -> None:
+        """Send now, and remember how long it took (it sets the pace of the next sends)."""
+        t0 = time.monotonic()
+        _send_state(app, event_id, msg, touched)
+        # With eventlet or gevent an emit only queues a packet per socket: yield so that the sockets' writers put the
+        # `state` on the wire now, before the slower work that follows (the console view, push alerts).
+        socketio.sleep(0)
+        with self.lock:
+            slot = self.events.get(event_id)
+            if slot is not None:
+                slot["cost"] = time.monotonic() - t0
+
     @staticmethod
-    def _refill(slot: dict, now: float, window: float) -> None:
-        """One send token per window, at most BURST saved up (so isolated changes never wait)."""
+    def _gap(slot: dict, window: float) -> float:
+        """The time one send token takes to come back."""
+        return max(window, COST_SHARE * slot["cost"])
+
+    @classmethod
+    def _refill(cls, slot: dict, now: float, window: float) -> None:
+        """One send token per gap, at most BURST saved up (so isolated changes never wait)."""
         if window > 0:
-            slot["tokens"] = min(BURST, slot["tokens"] + (now - slot["filled_at"]) / window)
+            slot["tokens"] = min(BURST, slot["tokens"] + (now - slot["filled_at"]) / cls._gap(slot, window))
         slot["filled_at"] = now
 
     @staticmethod
@@ -205,7 +222,7 @@ class Outbox:
         try:
             with app.app_context():
                 if msg is not None:
-                    _send_state(app, event_id, msg, touched)
+                    self._send(app, event_id, msg, touched)
                 else:
                     q = app.extensions["queue"]
                     for pid in sorted(touched):
