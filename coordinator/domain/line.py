@@ -1,14 +1,19 @@
-"""The line: ordering by rank, inserting at a position, and the due transitions of a live event."""
+"""The line: ordering by rank, inserting at a position, and the due transitions of a live event.
+
+The line is the entries in LINE_STATES ordered by (rank, id): their key. Positions are counted, not listed: a COUNT of
+the keys below an entry's key is its place, so a join or a position in a line of thousands reads no rows into Python.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import case, func, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from .models import LINE_STATES, LIVE_STATES, Entry, Event, LogRow, Spot
 
 GAP = 1 << 20  # room between ranks, so a move rarely renumbers the line
+E = Entry.__table__.c
 
 
 @dataclass
@@ -45,10 +50,24 @@ def line(ctx: Ctx) -> list[Entry]:
 
 
 def line_ids(session: Session, event_id: int) -> list[int]:
-    """Ids of the entries in line, in order (cheap; used to describe how positions moved)."""
-    return list(session.scalars(
-        select(Entry.id).where(Entry.event_id == event_id, Entry.state.in_(LINE_STATES))
-        .order_by(Entry.rank, Entry.id)))
+    """Ids of the entries in line, in order."""
+    return list(session.scalars(select(E.id).where(in_line(event_id)).order_by(E.rank, E.id)))
+
+
+def in_line(event_id: int):
+    """SQL condition: the entry holds a place in this event's line."""
+    return and_(E.event_id == event_id, E.state.in_(LINE_STATES))
+
+
+def key_below(key: tuple[int, int]):
+    """SQL condition: the entry's (rank, id) sorts before `key`."""
+    rank, entry_id = key
+    return or_(E.rank < rank, and_(E.rank == rank, E.id < entry_id))
+
+
+def count_ahead(session: Session, event_id: int, key: tuple[int, int]) -> int:
+    """How many in line sort before the key (rank, id): the 0-based position of an entry with that key."""
+    return session.scalar(select(func.count()).where(in_line(event_id), key_below(key))) or 0
 
 
 def own_entry(session: Session, participant_id: int) -> Entry | None:

@@ -5,26 +5,41 @@ and then only observers get them); a participant additionally gets its own `me` 
 """
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from . import estimates
-from .line import own_entry
-from .models import LINE_STATES, Announcement, Coordinator, Entry, Event, LogRow, Participant, Spot
+from .line import count_ahead, own_entry
+from .models import LINE_STATES, LIVE_STATES, SPOT_STATES, Announcement, Coordinator, Entry, Event, LogRow, \
+    Participant, Spot
 
 EVENT_FIELDS = ("slug", "title", "location", "lat", "lon", "state", "slot_ms", "grace_ms", "lead_ms", "max_queue",
                 "ready_at", "show_pseudonyms", "paused_at", "ended_at", "purge_at", "board_qr")
 ENTRY_TIMES = ("joined_at", "called_at", "deadline_at", "arrived_at", "started_at", "ends_at", "finished_at")
 
+# Payloads read plain rows of the columns they show (Core selects): no ORM objects, no identity map, which matters
+# when the console lists a line of thousands after every change.
+E, P = Entry.__table__.c, Participant.__table__.c
+ENTRY_COLUMNS = (E.id, E.ticket, E.pseudonym, E.state, E.spot_id, *(E[k] for k in ENTRY_TIMES), E.misses,
+                 E.participant_id, E.note)
+# A participant's flags as the console shows them, on each entry row (a LEFT JOIN: walk-ins have no participant).
+PARTICIPANT_FLAGS = ((P.online > 0).label("online"), P.last_seen_at.label("last_seen_at"),
+                     and_(P.push.is_not(None), P.push != "").label("push"))
+
 
 def _spots(session: Session, ev: Event) -> list[Spot]:
+    """Active spots in display order."""
     return list(session.scalars(select(Spot).where(Spot.event_id == ev.id, Spot.active.is_(True))
                                 .order_by(Spot.sort, Spot.id)))
 
 
-def _holders(session: Session, ev: Event) -> tuple[dict, dict]:
+def _holders(session: Session, ev: Event, rows=None) -> tuple[dict, dict]:
+    """Per spot id: the entry row on it, and the entry row called to it (from `rows` of SPOT_STATES when given)."""
+    if rows is None:
+        rows = session.execute(select(E.spot_id, E.state, E.ticket, E.pseudonym, E.deadline_at, E.arrived_at,
+                                      E.ends_at).where(E.event_id == ev.id, E.state.in_(SPOT_STATES)))
     on, called = {}, {}
-    for e in session.scalars(select(Entry).where(Entry.event_id == ev.id, Entry.state.in_(("called", "on_spot")))):
+    for e in rows:
         (on if e.state == "on_spot" else called)[e.spot_id] = e
     return on, called
 
@@ -32,9 +47,9 @@ def _holders(session: Session, ev: Event) -> tuple[dict, dict]:
 def estimate_params(session: Session, ev: Event, now: int, spots=None, on=None, called=None) -> dict:
     """What a client needs to estimate its own wait from its position."""
     observed = [f - s for s, f in session.execute(
-        select(Entry.started_at, Entry.finished_at).where(
-            Entry.event_id == ev.id, Entry.state == "done", Entry.started_at.is_not(None))
-        .order_by(Entry.finished_at.desc()).limit(50)) if f is not None and f > s]
+        select(E.started_at, E.finished_at).where(
+            E.event_id == ev.id, E.state == "done", E.started_at.is_not(None))
+        .order_by(E.finished_at.desc()).limit(50)) if f is not None and f > s]
     model = estimates.turn_model(ev.slot_ms, ev.grace_ms, observed, ev.calls, ev.noshows)
     if spots is None:
         spots = _spots(session, ev)
@@ -50,34 +65,57 @@ def estimate_params(session: Session, ev: Event, now: int, spots=None, on=None, 
     return model | {"lead_ms": ev.lead_ms, "free_at": free_at}
 
 
-def public(session: Session, ev: Event, now: int, names: bool = False) -> dict:
-    """The block everyone in the event may see."""
-    spots = _spots(session, ev)
-    on, called = _holders(session, ev)
+def line_counts(session: Session, ev: Event) -> dict:
+    """How many wait in line, and how many of them stepped away."""
     counts = {"waiting": 0, "away": 0}
-    for state, n in session.execute(select(Entry.state, func.count(Entry.id)).where(
-            Entry.event_id == ev.id, Entry.state.in_(LINE_STATES)).group_by(Entry.state)):
+    for state, n in session.execute(select(E.state, func.count()).where(
+            E.event_id == ev.id, E.state.in_(LINE_STATES)).group_by(E.state)):
         counts[state] = n
-    counts = {"line": counts["waiting"] + counts["away"], **counts, "held": ev.held, "detained": ev.detained,
-              "noshow": ev.noshows, "calls": ev.calls}
+    return counts
+
+
+def public(session: Session, ev: Event, now: int, names: bool = False, counts: dict | None = None) -> dict:
+    """The block everyone in the event may see (`names`: with the pseudonyms of the people on the spots)."""
+    plain, named = public_blocks(session, ev, now, counts)
+    return named if names else plain
+
+
+def public_blocks(session: Session, ev: Event, now: int, counts: dict | None = None, spots=None,
+                  holders=None) -> tuple[dict, dict]:
+    """The public block without and with pseudonyms on the spots, from one set of queries.
+
+    `counts` ({"waiting", "away"}), `spots` (active, in order) and `holders` (as `_holders` returns them) may be
+    given by a caller that already has them.
+    """
+    spots = _spots(session, ev) if spots is None else spots
+    on, called = _holders(session, ev) if holders is None else holders
+    counts = line_counts(session, ev) if counts is None else counts
     est = estimate_params(session, ev, now, spots, on, called)
-    spot_rows = []
-    for s in spots:
-        cur, nxt = on.get(s.id), called.get(s.id)
-        spot_rows.append({
-            "id": s.id, "label": s.label, "status": "busy" if cur else ("called" if nxt else "free"),
-            "ticket": cur.ticket if cur else None, "name": cur.pseudonym if cur and names else None,
-            "ends_at": cur.ends_at if cur else None,
-            "called_ticket": nxt.ticket if nxt else None, "called_until": nxt.deadline_at if nxt else None,
-            "called_arrived": bool(nxt and nxt.arrived_at),
-        })
-    return {
-        "event": {k: getattr(ev, k) for k in EVENT_FIELDS},
-        "spots": spot_rows,
-        "counts": counts,
-        "est": est,
-        "eta_new": estimates.eta(counts["line"] + 1, est, base_now(ev, now)),
-    }
+    line = counts["waiting"] + counts["away"]
+    eta_new = estimates.eta(line + 1, est, base_now(ev, now))
+
+    def block(names: bool) -> dict:
+        """One variant; each gets its own dicts, so a caller may change one without touching the other."""
+        spot_rows = []
+        for s in spots:
+            cur, nxt = on.get(s.id), called.get(s.id)
+            spot_rows.append({
+                "id": s.id, "label": s.label, "status": "busy" if cur else ("called" if nxt else "free"),
+                "ticket": cur.ticket if cur else None, "name": cur.pseudonym if cur and names else None,
+                "ends_at": cur.ends_at if cur else None,
+                "called_ticket": nxt.ticket if nxt else None, "called_until": nxt.deadline_at if nxt else None,
+                "called_arrived": bool(nxt and nxt.arrived_at),
+            })
+        return {
+            "event": {k: getattr(ev, k) for k in EVENT_FIELDS},
+            "spots": spot_rows,
+            "counts": {"line": line, "waiting": counts["waiting"], "away": counts["away"], "held": ev.held,
+                       "detained": ev.detained, "noshow": ev.noshows, "calls": ev.calls},
+            "est": est | {"free_at": list(est["free_at"])},
+            "eta_new": dict(eta_new),
+        }
+
+    return block(False), block(True)
 
 
 def base_now(ev: Event, now: int) -> int:
@@ -92,12 +130,10 @@ def announcements(session: Session, ev: Event, limit: int = 5) -> list[dict]:
 
 
 def position_of(session: Session, ev: Event, entry: Entry) -> int | None:
-    """1-based place in line, or None when not in line."""
+    """1-based place in line, or None when not in line (a COUNT of those ahead, not a walk through the line)."""
     if entry.state not in LINE_STATES:
         return None
-    ids = list(session.scalars(select(Entry.id).where(Entry.event_id == ev.id, Entry.state.in_(LINE_STATES))
-                               .order_by(Entry.rank, Entry.id)))
-    return ids.index(entry.id) + 1
+    return count_ahead(session, ev.id, (entry.rank, entry.id)) + 1
 
 
 def me(session: Session, ev: Event, participant_id: int | None, now: int, est: dict | None = None) -> dict | None:
@@ -122,53 +158,74 @@ def me(session: Session, ev: Event, participant_id: int | None, now: int, est: d
     }
 
 
-def entry_row(e: Entry, position: int | None, spots: dict, participants: dict) -> dict:
-    """A person as coordinators see them."""
-    p = participants.get(e.participant_id)
+def entry_row(e: tuple, position: int | None, spot_labels: dict) -> dict:
+    """A person as coordinators see them, from a row of ENTRY_COLUMNS + PARTICIPANT_FLAGS (unpacked: it is the
+    console's inner loop, and a row's attributes cost more than its items)."""
+    (entry_id, ticket, pseudonym, state, spot_id, joined_at, called_at, deadline_at, arrived_at, started_at, ends_at,
+     finished_at, misses, participant_id, note, online, last_seen_at, push) = e
     return {
-        "id": e.id, "ticket": e.ticket, "pseudonym": e.pseudonym, "state": e.state, "position": position,
-        "spot": e.spot_id, "spot_label": spots[e.spot_id].label if e.spot_id in spots else None,
-        **{k: getattr(e, k) for k in ENTRY_TIMES},
-        "misses": e.misses, "walk_in": e.participant_id is None, "note": e.note,
-        "online": bool(p and p.online > 0), "last_seen_at": p.last_seen_at if p else None,
-        "push": bool(p and p.push),
+        "id": entry_id, "ticket": ticket, "pseudonym": pseudonym, "state": state, "position": position,
+        "spot": spot_id, "spot_label": spot_labels.get(spot_id),
+        "joined_at": joined_at, "called_at": called_at, "deadline_at": deadline_at, "arrived_at": arrived_at,
+        "started_at": started_at, "ends_at": ends_at, "finished_at": finished_at,
+        "misses": misses, "walk_in": participant_id is None, "note": note,
+        "online": bool(online), "last_seen_at": last_seen_at, "push": bool(push),
     }
+
+
+def _entry_rows(*where):
+    """Entry rows with their participant's flags (a Core select)."""
+    return (select(*ENTRY_COLUMNS, *PARTICIPANT_FLAGS)
+            .select_from(Entry.__table__.outerjoin(Participant.__table__, P.id == E.participant_id)).where(*where))
+
+
+# The console's selects, built once (they run after every change): people in line or at a spot, in line order; the
+# latest 200 who are done (equal times: in line order, as a stable sort of the line would leave them); the log with
+# the pseudonym of each row's ticket (null once its owner deleted their data).
+EVENT_ID = bindparam("event_id")
+LIVE_ROWS = _entry_rows(E.event_id == EVENT_ID, E.state.in_(LIVE_STATES)).order_by(E.rank, E.id)
+PAST_ROWS = (_entry_rows(E.event_id == EVENT_ID, E.state.not_in(LIVE_STATES))
+             .order_by(func.coalesce(E.finished_at, 0).desc(), E.rank, E.id).limit(200))
+_named = Entry.__table__.alias("named")
+LOG_ROWS = (select(LogRow.id, LogRow.at, LogRow.actor, LogRow.action, LogRow.ticket, _named.c.pseudonym, LogRow.detail)
+            .select_from(LogRow.__table__.outerjoin(_named, and_(_named.c.event_id == LogRow.event_id,
+                                                                 _named.c.ticket == LogRow.ticket)))
+            .where(LogRow.event_id == EVENT_ID).order_by(LogRow.id.desc()).limit(100))
 
 
 def coordinator(session: Session, ev: Event, now: int, coordinator_id: int | None) -> dict:
     """Everything coordinators need to run the line."""
-    spots = {s.id: s for s in session.scalars(select(Spot).where(Spot.event_id == ev.id))}
-    participants = {p.id: p for p in session.scalars(select(Participant).where(Participant.event_id == ev.id))}
-    entries = list(session.scalars(select(Entry).where(Entry.event_id == ev.id).order_by(Entry.rank, Entry.id)))
-    line, active, past = [], [], []
-    for e in entries:
+    all_spots = list(session.scalars(select(Spot).where(Spot.event_id == ev.id).order_by(Spot.sort, Spot.id)))
+    labels = {s.id: s.label for s in all_spots}
+    live = session.execute(LIVE_ROWS, {"event_id": ev.id}).all()
+    past = session.execute(PAST_ROWS, {"event_id": ev.id})
+    line, active, at_spots = [], [], []
+    counts = {"waiting": 0, "away": 0}
+    for e in live:
         if e.state in LINE_STATES:
-            line.append(entry_row(e, len(line) + 1, spots, participants))
-        elif e.state in ("called", "on_spot"):
-            active.append(entry_row(e, None, spots, participants))
+            counts[e.state] += 1
+            line.append(entry_row(e, len(line) + 1, labels))
         else:
-            past.append(entry_row(e, None, spots, participants))
-    past.sort(key=lambda r: r["finished_at"] or 0, reverse=True)
-    names = {e.ticket: e.pseudonym for e in entries}
+            at_spots.append(e)
+            active.append(entry_row(e, None, labels))
     log = [{"id": r.id, "at": r.at, "actor": r.actor, "action": r.action, "ticket": r.ticket,
-            "pseudonym": names.get(r.ticket), "detail": r.detail}
-           for r in session.scalars(select(LogRow).where(LogRow.event_id == ev.id)
-                                    .order_by(LogRow.id.desc()).limit(100))]
+            "pseudonym": r.pseudonym, "detail": r.detail} for r in session.execute(LOG_ROWS, {"event_id": ev.id})]
     me_row = session.get(Coordinator, coordinator_id) if coordinator_id else None
     team = [{"id": c.id, "label": c.label, "owner": c.owner, "online": c.online > 0, "revoked": c.revoked_at is not None,
              "last_seen_at": c.last_seen_at}
             for c in session.scalars(select(Coordinator).where(Coordinator.event_id == ev.id).order_by(Coordinator.id))]
+    _, block = public_blocks(session, ev, now, counts, [s for s in all_spots if s.active],
+                              _holders(session, ev, at_spots))
     return {
         "role": "coordinator", "v": ev.version, "server_now": now,
-        "public": public(session, ev, now, names=True),
+        "public": block,
         "announcements": announcements(session, ev),
         "me": {"id": me_row.id, "label": me_row.label, "owner": me_row.owner} if me_row else None,
         "settings": {k: getattr(ev, k) for k in ("slot_ms", "grace_ms", "lead_ms", "max_queue", "ready_at",
                                                   "miss_back", "show_pseudonyms", "auto_call", "pause_on_detain",
                                                   "purge_after_ms")},
-        "all_spots": [{"id": s.id, "label": s.label, "active": s.active} for s in
-                      sorted(spots.values(), key=lambda s: (s.sort, s.id))],
-        "line": line, "active": active, "past": past[:200], "log": log, "team": team,
+        "all_spots": [{"id": s.id, "label": s.label, "active": s.active} for s in all_spots],
+        "line": line, "active": active, "past": [entry_row(e, None, labels) for e in past], "log": log, "team": team,
     }
 
 

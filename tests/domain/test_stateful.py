@@ -21,6 +21,7 @@ from coordinator.domain import DomainError, FakeClock, Queue, Store
 from coordinator.domain.line import line_ids
 from coordinator.domain.models import Entry, Event
 
+from . import naive_views as naive
 from .harness import Picket, apply_moves, fresh_queue, new_op, new_token
 
 SLOT, GRACE, LEAD, MISS_BACK = 60_000, 15_000, 10_000, 2
@@ -623,7 +624,11 @@ class LineMachine(RuleBasedStateMachine):
 
     @rule(i=st.integers(0, PEOPLE - 1))
     def look(self, i):
-        """Snapshots: the console numbers the line 1..N in model order; a participant sees their own place."""
+        """Snapshots: the console numbers the line 1..N in model order; a participant sees their own place.
+
+        Every payload also equals what the naive builders (tests/domain/naive_views.py) make of the database.
+        """
+        naive.same_payloads(self.p)
         snap = self.p.snapshot()
         assert [(r["position"], r["id"]) for r in snap["line"]] == [(n, m.id) for n, m in enumerate(self.line, 1)]
         assert (snap["public"]["event"]["state"] == "paused") == (self.paused_at is not None)

@@ -5,6 +5,7 @@ from hypothesis import given, settings, strategies as st
 
 from coordinator.domain import views
 
+from . import naive_views as naive
 from .harness import apply_moves
 
 PUBLIC_KEYS = {"event", "spots", "counts", "est", "eta_new"}
@@ -109,3 +110,59 @@ def test_outcome_moves_match_the_line(make_picket):
         for old, eid in enumerate(before, start=1):
             new = apply_moves(old, out.gone, out.moves)
             assert new == (after.index(eid) + 1 if eid in after else None)
+
+
+# ---------------------------------------------------------------- views.py == the naive builders
+
+def test_payloads_equal_naive_builders_through_an_event(make_picket):
+    """Console, public blocks and `me` equal the naive builders' at every step of a busy event."""
+    crowd(make_picket(), ["Other", "Event"])  # so that entry ids and tickets differ
+    p = make_picket(spots=("A", "B", "C"), auto_call=False, show_pseudonyms=True, grace_ms=30_000)
+    checked = lambda out: naive.same_payloads(p, out)  # noqa: E731
+    checked(p.start())
+    people = crowd(p, ["Anna", "Boris", "Chen", "Dina", "Emil", "Fay", "Gus", "Hana"])
+    checked(p.c("add_walk_in", pseudonym="Walker", to=2))
+    sub = {"endpoint": "https://push.example/abc", "keys": {"p256dh": "x" * 20, "auth": "y" * 10}}
+    checked(p.act(people[1][0], "set_push", {"subscription": sub}))
+    p.q.presence(people[2][0], +1)
+    p.q.presence(p.coord, +1)
+    checked(p.c("invite", label="Helper"))
+    helper = p.c("invite", label="Gone").result["coordinator"]
+    checked(p.c("revoke", coordinator=helper))
+    checked(p.c("broadcast", text="Water at the corner"))
+    checked(p.c("call_next"))
+    checked(p.act(people[0][0], "confirm_arrival"))
+    checked(p.c("call_next"))
+    checked(p.act(people[3][0], "step_away"))
+    checked(p.c("move", entry=people[6][1], to=1))
+    checked(p.c("skip", entry=people[4][1]))
+    p.q.clock.advance(40_000)
+    outs = p.q.tick()  # the called walk-in did not come: a no-show, back into line
+    assert [o.changed for o in outs] == [True] and p.log("no_show")
+    checked(outs[0])
+    checked(p.c("finish", entry=people[0][1]))
+    checked(p.c("call_next"))
+    for i in (5, 7):  # two leave at the same moment: equal finished_at, so line order decides in `past`
+        checked(p.c("remove", entry=people[i][1]))
+    checked(p.c("detain", entry=people[2][1], note="Station 4", pause=False))
+    checked(p.act(people[6][0], "delete_me"))
+    checked(p.c("spots", spots=[{"id": p.spot_ids[0], "label": "A"}, {"id": p.spot_ids[1], "label": "B2"}]))
+    checked(p.c("recall", entry=people[5][1], to=2))
+    p.q.clock.advance(5_000)
+    checked(p.c("pause"))
+    naive.same_payloads(p)
+    p.q.clock.advance(60_000)
+    checked(p.c("resume"))
+    checked(p.c("end"))
+    naive.same_payloads(p)
+
+
+def test_payloads_equal_naive_builders_past_and_log_limits(make_picket):
+    """Beyond 200 done and 100 log rows (all ended at one moment), the console still equals the naive one."""
+    p = make_picket(spots=("A",), auto_call=False, max_queue=1000)
+    p.start()
+    people = crowd(p, [f"P{i}" for i in range(206)])
+    p.c("move", entry=people[-1][1], to=1)
+    p.c("call_next")
+    naive.same_payloads(p)
+    naive.same_payloads(p, p.c("end"))
