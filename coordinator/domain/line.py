@@ -94,16 +94,21 @@ def holders(ctx: Ctx) -> tuple[dict, dict]:
 
 def place(ctx: Ctx, entry: Entry, position: int | None) -> None:
     """Put an entry into the line at a 1-based position (None: at the end)."""
-    # Appending (every join) needs only the highest rank, not the whole line: joins stay cheap in a long line.
-    others = [e for e in line(ctx) if e.id != entry.id] if position is not None else []
-    if position is None or position > len(others):
+    # Only the ranks of the two neighbours at the target position are read (or the highest rank, to append): joins
+    # and moves stay cheap in a long line. Renumbering, when two neighbours have no room left, loads the line.
+    neighbours = []
+    if position is not None:
+        position = max(1, position)
+        neighbours = list(ctx.session.scalars(
+            select(E.rank).where(in_line(ctx.event.id), E.id != entry.id).order_by(E.rank, E.id)
+            .offset(max(position - 2, 0)).limit(2 if position >= 2 else 1)))
+    if position is None or len(neighbours) < min(position, 2):  # fewer people in line than the position
         top = ctx.session.scalar(select(func.max(Entry.rank)).where(Entry.event_id == ctx.event.id)) or 0
         entry.rank = top + GAP
         return
-    position = max(1, position)
-    before = others[position - 2].rank if position >= 2 else others[0].rank - 2 * GAP
-    after = others[position - 1].rank
+    before, after = (neighbours[0], neighbours[1]) if position >= 2 else (neighbours[0] - 2 * GAP, neighbours[0])
     if after - before < 2:  # no room left: renumber the line
+        others = [e for e in line(ctx) if e.id != entry.id]
         for i, e in enumerate(others, start=1):
             e.rank = i * GAP * 2
         before = others[position - 2].rank if position >= 2 else 0
