@@ -5,15 +5,18 @@ the keys below an entry's key is its place, so a join or a position in a line of
 """
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, case, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, case, event as sa_event, func, or_, select
+from sqlalchemy.orm import Session, object_session
 
 from .models import LINE_STATES, LIVE_STATES, Entry, Event, LogRow, Spot
 
 GAP = 1 << 20  # room between ranks, so a move rarely renumbers the line
 E = Entry.__table__.c
+SEEN = "picket.line_before"  # Session.info key: entry id -> its key before this transaction (None: not in line)
+FEW = 50  # up to this many entries seen by a transaction, `line_change` counts; beyond, it reads the line's keys
 
 
 @dataclass
@@ -224,3 +227,114 @@ def next_due(ctx: Ctx) -> int | None:
         if nxt and nxt.arrived_at is None:
             times.append(nxt.deadline_at)
     return min(times) if times else None
+
+
+# ---------------------------------------------------------------- how a transaction moved the line
+
+def watch(session: Session) -> None:
+    """Start remembering, for `line_change`, where each entry this transaction reads or adds stood before it.
+
+    Every change to an entry's state or rank goes through an ORM object, which this transaction loaded (the `load`
+    event below records its key then) or inserted (recorded as not in line before). A bulk UPDATE of states or ranks
+    would escape this: keep such changes on ORM objects.
+    """
+    session.info[SEEN] = {obj.id: _key(obj) for obj in session.identity_map.values() if isinstance(obj, Entry)}
+
+
+def _key(entry: Entry) -> tuple[int, int] | None:
+    """An entry's place in the ordering, or None when it is not in line."""
+    return (entry.rank, entry.id) if entry.state in LINE_STATES else None
+
+
+@sa_event.listens_for(Entry, "load")
+def _loaded(entry: Entry, context) -> None:
+    """A watched transaction read an entry: remember where it stood (the first time only)."""
+    seen = context.session.info.get(SEEN) if context.session is not None else None
+    if seen is not None:
+        seen.setdefault(entry.id, _key(entry))
+
+
+@sa_event.listens_for(Entry, "after_insert")
+def _inserted(_mapper, _connection, entry: Entry) -> None:
+    """A watched transaction added an entry: it was not in line before."""
+    session = object_session(entry)
+    seen = session.info.get(SEEN) if session is not None else None
+    if seen is not None:
+        seen[entry.id] = None
+
+
+def line_change(session: Session, event_id: int) -> tuple[list[int], list[list[int]], dict]:
+    """How the watched transaction moved the line: (gone, moves) as `views.moves` describes them, and the counts.
+
+    The counts are {"waiting": n, "away": n} now. Only the entries the transaction read or added can have moved on
+    their own; everyone else keeps their order and shifts by how many of those went ahead of or behind them. So a
+    few COUNTs answer (one query), not two listings of the line; a transaction that read many entries (a renumbered
+    line, the end of the event) reads the line's keys once instead.
+    """
+    seen = session.info.pop(SEEN, None)
+    if seen is None:
+        raise RuntimeError("line_change needs line.watch at the start of the transaction")
+    session.flush()
+    many = len(seen) > FEW
+    if many:
+        rows = session.execute(select(E.id, E.rank, E.state).where(in_line(event_id)).order_by(E.rank, E.id)).all()
+        keys = [(r.rank, r.id) for r in rows]
+        where = dict(zip((r.id for r in rows), keys))
+        now = {entry_id: where.get(entry_id) for entry_id in seen}
+    else:
+        now = dict.fromkeys(seen)
+        if seen:
+            for r in session.execute(select(E.id, E.rank, E.state).where(E.id.in_(list(seen)))):
+                now[r.id] = (r.rank, r.id) if r.state in LINE_STATES else None
+    changed = [(old, now[entry_id]) for entry_id, old in seen.items() if old != now[entry_id]]
+    probes = sorted({k for pair in changed for k in pair if k is not None})
+    if many:
+        waiting = sum(r.state == "waiting" for r in rows)
+        counts = {"waiting": waiting, "away": len(rows) - waiting}
+        below = [bisect_left(keys, k) for k in probes]
+    else:
+        def n(*where):
+            """COUNT of the line with more conditions, as a scalar subquery."""
+            return select(func.count()).where(in_line(event_id), *where).scalar_subquery()
+        waiting, away, *below = session.execute(select(
+            n(E.state == "waiting"), n(E.state == "away"), *(n(key_below(k)) for k in probes))).one()
+        counts = {"waiting": waiting, "away": away}
+    gone, moves = shifts(changed, dict(zip(probes, below)), counts["waiting"] + counts["away"])
+    return gone, moves, counts
+
+
+def shifts(changed: list[tuple], below: dict, length: int) -> tuple[list[int], list[list[int]]]:
+    """(gone, moves) in the format of `views.moves`, from the entries whose key changed and COUNTs of the line now.
+
+    `changed` holds (old key, new key) pairs (None: not in line); `below[k]` is how many in line now sort before
+    key k, for every key in `changed`; `length` is the line's length now. The others ("untouched") kept their keys,
+    so they keep their order too, and each one's shift depends only on how many changed entries are ahead of it.
+    """
+    old_keys = sorted(o for o, _ in changed if o is not None)
+    new_keys = sorted(n for _, n in changed if n is not None)
+    # untouched entries ahead of each changed key: those now in line before it, less the changed ones among them
+    ahead = {k: b - bisect_left(new_keys, k) for k, b in below.items()}
+    u_old, u_new = [ahead[k] for k in old_keys], [ahead[k] for k in new_keys]
+    old_pos = {k[1]: ahead[k] + i for i, k in enumerate(old_keys, start=1)}
+    new_pos = {k[1]: ahead[k] + i for i, k in enumerate(new_keys, start=1)}
+    gone, spans = [], []  # spans: (first old position, last old position, shift)
+    for entry_id, p in old_pos.items():
+        if entry_id in new_pos:
+            spans.append((p, p, new_pos[entry_id] - p))
+        else:
+            gone.append(p)
+    # The untouched, numbered 1..n in their (unchanged) order, shift by the same amount between two cuts.
+    n = length - len(new_keys)
+    cuts = sorted({1, n + 1} | {u + 1 for u in u_old + u_new if u < n})
+    for lo, hi in zip(cuts, cuts[1:]):
+        ahead_old = bisect_left(u_old, lo)  # changed entries ahead of them in the old line, and in the new one
+        spans.append((lo + ahead_old, hi - 1 + ahead_old, bisect_left(u_new, lo) - ahead_old))
+    moves = []
+    for lo, hi, d in sorted(spans):
+        if d == 0:
+            continue
+        if moves and moves[-1][1] == lo - 1 and moves[-1][2] == d:
+            moves[-1][1] = hi
+        else:
+            moves.append([lo, hi, d])
+    return sorted(gone), moves

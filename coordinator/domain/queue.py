@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 
 from . import line as ln
 from . import validation as v
@@ -182,7 +183,7 @@ class Queue:
             if ev.state == "ended" and act.name not in ("settings", "leave", "delete_me", "set_push"):
                 raise DomainError("The event has ended.", "invalid_state")
             ctx = ln.Ctx(s, ev, now, actor="system")
-            before = ln.line_ids(s, ev.id)
+            ln.watch(s)
             if ev.next_due_at is not None and ev.next_due_at <= now:
                 # The server owns time: what fell due before this action happens first, even if the ticker has not
                 # run yet (a check-in after the deadline finds a no-show). An error below rolls this back too.
@@ -190,7 +191,7 @@ class Queue:
             ctx.actor = who.actor_label
             result = act.handler(ctx, who, args)
             ln.advance(ctx)
-            out = self._finish(ctx, before)
+            out = self._finish(ctx)
             # A secret in a result (invite's token) is shown once and never stored: a replay answers without it.
             stored = {k: x for k, x in result.items() if k != "token"}
             s.add(Operation(event_id=ev.id, actor=who.actor_key, op=op, created_at=now, result=json.dumps(stored)))
@@ -210,29 +211,32 @@ class Queue:
             row = s.scalars(select(Participant).where(Participant.token_hash == who.token_hash)).first()
             who.participant_id = row.id if row else None
 
-    def _finish(self, ctx: ln.Ctx, before: list[int]) -> Outcome:
-        """Bump the version (guarded), schedule the ticker and build the shared broadcast, inside the transaction."""
+    def _finish(self, ctx: ln.Ctx) -> Outcome:
+        """Bump the version (guarded), schedule the ticker and build the shared broadcast, inside the transaction.
+
+        The transaction must have called `ln.watch` before it changed anything (for the position moves).
+        """
         s, ev = ctx.session, ctx.event
         out = Outcome(ev.id, ev.slug, v=ev.version, prev_v=ev.version, server_now=ctx.now)
         if not ctx.changed:
             return out
+        out.gone, out.moves, counts = ln.line_change(s, ev.id)
+        for row in ctx.logs:
+            row.line = counts["waiting"] + counts["away"]
         s.add_all(ctx.logs)
-        s.flush()
         old = ev.version
         due = ln.next_due(ctx)
-        line_after = ln.line_ids(s, ev.id)
-        for row in ctx.logs:
-            row.line = len(line_after)
         res = s.execute(update(Event).where(Event.id == ev.id, Event.version == old)
                         .values(version=old + 1, next_due_at=due).execution_options(synchronize_session=False))
         if res.rowcount != 1:
             raise Conflict("The event changed under this action; retry.")
-        s.refresh(ev)
+        # What the UPDATE wrote, without reading the row back.
+        set_committed_value(ev, "version", old + 1)
+        set_committed_value(ev, "next_due_at", due)
         out.changed, out.v, out.prev_v = True, ev.version, old
-        out.gone, out.moves = views.moves(before, line_after)
-        out.public = views.public(s, ev, ctx.now)
+        out.public, named = views.public_blocks(s, ev, ctx.now, counts)
         if ev.show_pseudonyms:
-            out.observer_public = views.public(s, ev, ctx.now, names=True)
+            out.observer_public = named
         out.touched = set(ctx.touched)
         out.announcement = ctx.announcement
         return out
@@ -263,12 +267,12 @@ class Queue:
                 if ev is None or ev.state != "live" or ev.next_due_at is None or ev.next_due_at > now:
                     continue
                 ctx = ln.Ctx(s, ev, now)
-                before = ln.line_ids(s, ev.id)
+                ln.watch(s)
                 ln.advance(ctx)
                 if not ctx.changed:  # nothing was really due: just reschedule
                     ev.next_due_at = ln.next_due(ctx)
                     continue
-                outs.append(self._finish(ctx, before))
+                outs.append(self._finish(ctx))
         return outs
 
     def end_stale(self) -> list[Outcome]:
@@ -284,9 +288,9 @@ class Queue:
                 if ev is None or ev.state == "ended":
                     continue
                 ctx = ln.Ctx(s, ev, now, actor="system")
-                before = ln.line_ids(s, ev.id)
+                ln.watch(s)
                 ACTIONS[("coordinator", "end")].handler(ctx, None, {})
-                outs.append(self._finish(ctx, before))
+                outs.append(self._finish(ctx))
         return outs
 
     def purge_due(self) -> list[str]:

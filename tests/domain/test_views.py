@@ -1,9 +1,11 @@
 """What each role sees (no pseudonyms leak), and the position diffs sent with every change."""
 import json
+from bisect import bisect_left
 
 from hypothesis import given, settings, strategies as st
 
 from coordinator.domain import views
+from coordinator.domain.line import FEW, shifts
 
 from . import naive_views as naive
 from .harness import apply_moves
@@ -111,6 +113,49 @@ def test_outcome_moves_match_the_line(make_picket):
             new = apply_moves(old, out.gone, out.moves)
             assert new == (after.index(eid) + 1 if eid in after else None)
 
+
+@st.composite
+def keyed_change(draw):
+    """Entries with a key (rank, id) before and after a transaction; untouched ones keep theirs (ranks may tie)."""
+    n = draw(st.integers(0, 30))
+    rank = st.one_of(st.none(), st.integers(0, 12))
+    old = {i: draw(rank) for i in range(1, n + 1)}
+    new = {i: draw(rank) if draw(st.booleans()) else r for i, r in old.items()}
+    for i in range(n + 1, n + 1 + draw(st.integers(0, 4))):  # added by the transaction
+        old[i], new[i] = None, draw(rank)
+    key = lambda i, r: None if r is None else (r, i)  # noqa: E731
+    return {i: (key(i, old[i]), key(i, new[i])) for i in old}
+
+
+@settings(max_examples=500, deadline=None)
+@given(keyed_change())
+def test_shifts_from_changed_keys_equal_moves_of_whole_lines(entries):
+    """`line.shifts` (changed entries + COUNTs) gives exactly what `views.moves` gives from both whole lines."""
+    before = [i for i, (o, _) in sorted(entries.items(), key=lambda x: x[1][0] or ()) if o is not None]
+    after_keys = sorted(n for _, n in entries.values() if n is not None)
+    changed = [(o, n) for o, n in entries.values() if o != n]
+    below = {k: bisect_left(after_keys, k) for pair in changed for k in pair if k is not None}
+    assert shifts(changed, below, len(after_keys)) == views.moves(before, [k[1] for k in after_keys])
+
+
+
+def test_outcome_moves_match_a_long_renumbered_line(make_picket):
+    """In a line longer than `line.FEW`, through a renumbering of ranks and the end, moves still match the line."""
+    p = make_picket(auto_call=False, max_queue=1000)
+    p.start()
+    ids = [e for _, e in crowd(p, [f"P{i}" for i in range(FEW + 10)])]
+    first_rank, renumbered = p.entry(ids[2]).rank, False
+    steps = [("skip", {"entry": ids[10]}), ("call_next", {}), ("remove", {"entry": ids[3]}),
+             ("add_walk_in", {"pseudonym": "Walker", "to": 5})]
+    steps += [("move", {"entry": ids[-1 - i], "to": 2}) for i in range(25)]  # halves one gap until none is left
+    for action, args in steps + [("end", {})]:
+        before = p.line()
+        out = p.c(action, **args)
+        after = p.line()
+        assert (out.gone, out.moves) == views.moves(before, after), action
+        if action == "move" and p.entry(ids[2]).rank != first_rank:
+            renumbered = True
+    assert renumbered and p.line() == []
 
 # ---------------------------------------------------------------- views.py == the naive builders
 
