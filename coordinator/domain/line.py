@@ -8,10 +8,10 @@ from __future__ import annotations
 from bisect import bisect_left
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, case, event as sa_event, func, or_, select
+from sqlalchemy import and_, bindparam, case, event as sa_event, func, or_, select
 from sqlalchemy.orm import Session, object_session
 
-from .models import LINE_STATES, LIVE_STATES, Entry, Event, LogRow, Spot
+from .models import LINE_STATES, LIVE_STATES, SPOT_STATES, Entry, Event, LogRow, Spot
 
 GAP = 1 << 20  # room between ranks, so a move rarely renumbers the line
 E = Entry.__table__.c
@@ -80,17 +80,23 @@ def own_entry(session: Session, participant_id: int) -> Entry | None:
                            .order_by(live_first, Entry.id.desc()).limit(1)).first()
 
 
+# Selects that every change runs several times, built once.
+ACTIVE_SPOTS = (select(Spot).where(Spot.event_id == bindparam("event_id"), Spot.active.is_(True))
+                .order_by(Spot.sort, Spot.id))
+HOLDERS = select(Entry).where(Entry.event_id == bindparam("event_id"), Entry.state.in_(SPOT_STATES))
+NEXT_WAITING = (select(Entry).where(Entry.event_id == bindparam("event_id"), Entry.state == "waiting")
+                .order_by(Entry.rank, Entry.id).limit(1))
+
+
 def active_spots(ctx: Ctx) -> list[Spot]:
     """Spots in use, in display order."""
-    return list(ctx.session.scalars(
-        select(Spot).where(Spot.event_id == ctx.event.id, Spot.active.is_(True)).order_by(Spot.sort, Spot.id)))
+    return list(ctx.session.scalars(ACTIVE_SPOTS, {"event_id": ctx.event.id}))
 
 
 def holders(ctx: Ctx) -> tuple[dict, dict]:
     """Per spot id: the entry on it, and the entry called to it."""
     on, called = {}, {}
-    for e in ctx.session.scalars(select(Entry).where(Entry.event_id == ctx.event.id,
-                                                     Entry.state.in_(("called", "on_spot")))):
+    for e in ctx.session.scalars(HOLDERS, {"event_id": ctx.event.id}):
         (on if e.state == "on_spot" else called)[e.spot_id] = e
     return on, called
 
@@ -177,9 +183,7 @@ def no_show(ctx: Ctx, entry: Entry) -> None:
 
 def next_waiting(ctx: Ctx) -> Entry | None:
     """The first person in line who is not away."""
-    return ctx.session.scalars(
-        select(Entry).where(Entry.event_id == ctx.event.id, Entry.state == "waiting")
-        .order_by(Entry.rank, Entry.id).limit(1)).first()
+    return ctx.session.scalars(NEXT_WAITING, {"event_id": ctx.event.id}).first()
 
 
 def advance(ctx: Ctx) -> None:
@@ -210,20 +214,26 @@ def advance(ctx: Ctx) -> None:
             return
 
 
-def next_due(ctx: Ctx) -> int | None:
-    """When the ticker must next look at this event (None: nothing scheduled)."""
+def next_due(ctx: Ctx, spots: list[Spot] | None = None, held: tuple[dict, dict] | None = None) -> int | None:
+    """When the ticker must next look at this event (None: nothing scheduled).
+
+    `spots` and `held` (as `active_spots` and `holders` return them now) may be given by a caller that has them.
+    """
     ev = ctx.event
     if ev.state != "live":
         return None
-    on, called = holders(ctx)
-    has_waiting = next_waiting(ctx) is not None
+    on, called = holders(ctx) if held is None else held
+    has_waiting = None  # asked only when an automatic call could depend on it
     times = []
-    for spot in active_spots(ctx):
+    for spot in active_spots(ctx) if spots is None else spots:
         cur, nxt = on.get(spot.id), called.get(spot.id)
         if cur:
             times.append(cur.ends_at)
-            if nxt is None and has_waiting and ev.auto_call:
-                times.append(cur.ends_at - ev.lead_ms)
+            if nxt is None and ev.auto_call:
+                if has_waiting is None:
+                    has_waiting = next_waiting(ctx) is not None
+                if has_waiting:
+                    times.append(cur.ends_at - ev.lead_ms)
         if nxt and nxt.arrived_at is None:
             times.append(nxt.deadline_at)
     return min(times) if times else None

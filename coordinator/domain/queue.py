@@ -225,7 +225,8 @@ class Queue:
             row.line = counts["waiting"] + counts["away"]
         s.add_all(ctx.logs)
         old = ev.version
-        due = ln.next_due(ctx)
+        spots, held = ln.active_spots(ctx), ln.holders(ctx)  # for the schedule and the public block alike
+        due = ln.next_due(ctx, spots, held)
         res = s.execute(update(Event).where(Event.id == ev.id, Event.version == old)
                         .values(version=old + 1, next_due_at=due).execution_options(synchronize_session=False))
         if res.rowcount != 1:
@@ -234,7 +235,7 @@ class Queue:
         set_committed_value(ev, "version", old + 1)
         set_committed_value(ev, "next_due_at", due)
         out.changed, out.v, out.prev_v = True, ev.version, old
-        out.public, named = views.public_blocks(s, ev, ctx.now, counts)
+        out.public, named = views.public_blocks(s, ev, ctx.now, counts, spots, held)
         if ev.show_pseudonyms:
             out.observer_public = named
         out.touched = set(ctx.touched)
