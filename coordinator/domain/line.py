@@ -68,9 +68,13 @@ def key_below(key: tuple[int, int]):
     return or_(E.rank < rank, and_(E.rank == rank, E.id < entry_id))
 
 
+AHEAD = select(func.count()).where(E.event_id == bindparam("event_id"), E.state.in_(LINE_STATES), or_(
+    E.rank < bindparam("rank"), and_(E.rank == bindparam("rank"), E.id < bindparam("entry_id"))))
+
+
 def count_ahead(session: Session, event_id: int, key: tuple[int, int]) -> int:
     """How many in line sort before the key (rank, id): the 0-based position of an entry with that key."""
-    return session.scalar(select(func.count()).where(in_line(event_id), key_below(key))) or 0
+    return session.scalar(AHEAD, {"event_id": event_id, "rank": key[0], "entry_id": key[1]}) or 0
 
 
 def own_entry(session: Session, participant_id: int) -> Entry | None:

@@ -9,7 +9,7 @@ from sqlalchemy import and_, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from . import estimates
-from .line import count_ahead, own_entry
+from .line import ACTIVE_SPOTS, count_ahead, own_entry
 from .models import LINE_STATES, LIVE_STATES, SPOT_STATES, Announcement, Coordinator, Entry, Event, LogRow, \
     Participant, Spot
 
@@ -27,17 +27,25 @@ PARTICIPANT_FLAGS = ((P.online > 0).label("online"), P.last_seen_at.label("last_
                      and_(P.push.is_not(None), P.push != "").label("push"))
 
 
+# Selects that every change runs (for the public block), built once.
+HOLDER_ROWS = select(E.spot_id, E.state, E.ticket, E.pseudonym, E.deadline_at, E.arrived_at, E.ends_at).where(
+    E.event_id == bindparam("event_id"), E.state.in_(SPOT_STATES))
+OBSERVED = (select(E.started_at, E.finished_at)
+            .where(E.event_id == bindparam("event_id"), E.state == "done", E.started_at.is_not(None))
+            .order_by(E.finished_at.desc()).limit(50))  # the latest 50 slots held
+LINE_COUNTS = select(E.state, func.count()).where(E.event_id == bindparam("event_id"),
+                                                  E.state.in_(LINE_STATES)).group_by(E.state)
+
+
 def _spots(session: Session, ev: Event) -> list[Spot]:
     """Active spots in display order."""
-    return list(session.scalars(select(Spot).where(Spot.event_id == ev.id, Spot.active.is_(True))
-                                .order_by(Spot.sort, Spot.id)))
+    return list(session.scalars(ACTIVE_SPOTS, {"event_id": ev.id}))
 
 
 def _holders(session: Session, ev: Event, rows=None) -> tuple[dict, dict]:
     """Per spot id: the entry row on it, and the entry row called to it (from `rows` of SPOT_STATES when given)."""
     if rows is None:
-        rows = session.execute(select(E.spot_id, E.state, E.ticket, E.pseudonym, E.deadline_at, E.arrived_at,
-                                      E.ends_at).where(E.event_id == ev.id, E.state.in_(SPOT_STATES)))
+        rows = session.execute(HOLDER_ROWS, {"event_id": ev.id})
     on, called = {}, {}
     for e in rows:
         (on if e.state == "on_spot" else called)[e.spot_id] = e
@@ -46,10 +54,7 @@ def _holders(session: Session, ev: Event, rows=None) -> tuple[dict, dict]:
 
 def estimate_params(session: Session, ev: Event, now: int, spots=None, on=None, called=None) -> dict:
     """What a client needs to estimate its own wait from its position."""
-    observed = [f - s for s, f in session.execute(
-        select(E.started_at, E.finished_at).where(
-            E.event_id == ev.id, E.state == "done", E.started_at.is_not(None))
-        .order_by(E.finished_at.desc()).limit(50)) if f is not None and f > s]
+    observed = [f - s for s, f in session.execute(OBSERVED, {"event_id": ev.id}) if f is not None and f > s]
     model = estimates.turn_model(ev.slot_ms, ev.grace_ms, observed, ev.calls, ev.noshows)
     if spots is None:
         spots = _spots(session, ev)
@@ -68,8 +73,7 @@ def estimate_params(session: Session, ev: Event, now: int, spots=None, on=None, 
 def line_counts(session: Session, ev: Event) -> dict:
     """How many wait in line, and how many of them stepped away."""
     counts = {"waiting": 0, "away": 0}
-    for state, n in session.execute(select(E.state, func.count()).where(
-            E.event_id == ev.id, E.state.in_(LINE_STATES)).group_by(E.state)):
+    for state, n in session.execute(LINE_COUNTS, {"event_id": ev.id}):
         counts[state] = n
     return counts
 
@@ -202,12 +206,14 @@ def coordinator(session: Session, ev: Event, now: int, coordinator_id: int | Non
     line, active, at_spots = [], [], []
     counts = {"waiting": 0, "away": 0}
     for e in live:
-        if e.state in LINE_STATES:
-            counts[e.state] += 1
-            line.append(entry_row(e, len(line) + 1, labels))
+        row = entry_row(e, None, labels)
+        if row["state"] in LINE_STATES:
+            counts[row["state"]] += 1
+            row["position"] = len(line) + 1
+            line.append(row)
         else:
             at_spots.append(e)
-            active.append(entry_row(e, None, labels))
+            active.append(row)
     log = [{"id": r.id, "at": r.at, "actor": r.actor, "action": r.action, "ticket": r.ticket,
             "pseudonym": r.pseudonym, "detail": r.detail} for r in session.execute(LOG_ROWS, {"event_id": ev.id})]
     me_row = session.get(Coordinator, coordinator_id) if coordinator_id else None
