@@ -21,8 +21,8 @@ class Defaults:
     CORS_ALLOWED_ORIGINS: list | None = None  # None: same origin only; never "*"
     MAX_HTTP_BUFFER_SIZE = 16_384      # bytes; the product's messages are tiny
     PING_INTERVAL = 20
-    # Forgiving: a phone on a weak network (or a loaded server) that answers a ping late keeps its socket; a
-    # dropped socket costs no place, but reconnect storms cost everyone. See docs/benchmarks.md.
+    # Forgiving: a phone on a weak network that answers a ping late keeps its socket; a dropped socket costs no
+    # place, but a reconnect costs a snapshot. See docs/benchmarks.md ("The heartbeat drops, explained").
     PING_TIMEOUT = 60
     WEBSOCKET_COMPRESSION = False      # permessage-deflate costs ~100 KB and CPU per phone (see transport.py)
     MAX_CONNECTIONS = 6000             # eventlet's WSGI server allows 1024 by default
