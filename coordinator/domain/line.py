@@ -57,19 +57,19 @@ def line_ids(session: Session, event_id: int) -> list[int]:
     return list(session.scalars(select(E.id).where(in_line(event_id)).order_by(E.rank, E.id)))
 
 
-def in_line(event_id: int):
-    """SQL condition: the entry holds a place in this event's line."""
+def in_line(event_id):
+    """SQL condition: the entry holds a place in this event's line (`event_id`: a value or a bound parameter)."""
     return and_(E.event_id == event_id, E.state.in_(LINE_STATES))
 
 
-def key_below(key: tuple[int, int]):
-    """SQL condition: the entry's (rank, id) sorts before `key`."""
+def key_below(key: tuple):
+    """SQL condition: the entry's (rank, id) sorts before `key` (values or bound parameters)."""
     rank, entry_id = key
     return or_(E.rank < rank, and_(E.rank == rank, E.id < entry_id))
 
 
-AHEAD = select(func.count()).where(E.event_id == bindparam("event_id"), E.state.in_(LINE_STATES), or_(
-    E.rank < bindparam("rank"), and_(E.rank == bindparam("rank"), E.id < bindparam("entry_id"))))
+AHEAD = select(func.count()).where(in_line(bindparam("event_id")),
+                                   key_below((bindparam("rank"), bindparam("entry_id"))))
 
 
 def count_ahead(session: Session, event_id: int, key: tuple[int, int]) -> int:

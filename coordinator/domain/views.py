@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 
 from . import estimates
 from .line import ACTIVE_SPOTS, count_ahead, own_entry
-from .models import LINE_STATES, LIVE_STATES, SPOT_STATES, Announcement, Coordinator, Entry, Event, LogRow, \
-    Participant, Spot
+from .models import (LINE_STATES, LIVE_STATES, SPOT_STATES, Announcement, Coordinator, Entry, Event, LogRow,
+                     Participant, Spot)
 
 EVENT_FIELDS = ("slug", "title", "location", "lat", "lon", "state", "slot_ms", "grace_ms", "lead_ms", "max_queue",
                 "ready_at", "show_pseudonyms", "paused_at", "ended_at", "purge_at", "board_qr")
@@ -20,6 +20,7 @@ ENTRY_TIMES = ("joined_at", "called_at", "deadline_at", "arrived_at", "started_a
 # Payloads read plain rows of the columns they show (Core selects): no ORM objects, no identity map, which matters
 # when the console lists a line of thousands after every change.
 E, P = Entry.__table__.c, Participant.__table__.c
+EVENT_ID = bindparam("event_id")
 ENTRY_COLUMNS = (E.id, E.ticket, E.pseudonym, E.state, E.spot_id, *(E[k] for k in ENTRY_TIMES), E.misses,
                  E.participant_id, E.note)
 # A participant's flags as the console shows them, on each entry row (a LEFT JOIN: walk-ins have no participant).
@@ -29,11 +30,11 @@ PARTICIPANT_FLAGS = ((P.online > 0).label("online"), P.last_seen_at.label("last_
 
 # Selects that every change runs (for the public block), built once.
 HOLDER_ROWS = select(E.spot_id, E.state, E.ticket, E.pseudonym, E.deadline_at, E.arrived_at, E.ends_at).where(
-    E.event_id == bindparam("event_id"), E.state.in_(SPOT_STATES))
+    E.event_id == EVENT_ID, E.state.in_(SPOT_STATES))
 OBSERVED = (select(E.started_at, E.finished_at)
-            .where(E.event_id == bindparam("event_id"), E.state == "done", E.started_at.is_not(None))
+            .where(E.event_id == EVENT_ID, E.state == "done", E.started_at.is_not(None))
             .order_by(E.finished_at.desc()).limit(50))  # the latest 50 slots held
-LINE_COUNTS = select(E.state, func.count()).where(E.event_id == bindparam("event_id"),
+LINE_COUNTS = select(E.state, func.count()).where(E.event_id == EVENT_ID,
                                                   E.state.in_(LINE_STATES)).group_by(E.state)
 
 
@@ -78,9 +79,9 @@ def line_counts(session: Session, ev: Event) -> dict:
     return counts
 
 
-def public(session: Session, ev: Event, now: int, names: bool = False, counts: dict | None = None) -> dict:
+def public(session: Session, ev: Event, now: int, names: bool = False) -> dict:
     """The block everyone in the event may see (`names`: with the pseudonyms of the people on the spots)."""
-    plain, named = public_blocks(session, ev, now, counts)
+    plain, named = public_blocks(session, ev, now)
     return named if names else plain
 
 
@@ -186,7 +187,6 @@ def _entry_rows(*where):
 # The console's selects, built once (they run after every change): people in line or at a spot, in line order; the
 # latest 200 who are done (equal times: in line order, as a stable sort of the line would leave them); the log with
 # the pseudonym of each row's ticket (null once its owner deleted their data).
-EVENT_ID = bindparam("event_id")
 LIVE_ROWS = _entry_rows(E.event_id == EVENT_ID, E.state.in_(LIVE_STATES)).order_by(E.rank, E.id)
 PAST_ROWS = (_entry_rows(E.event_id == EVENT_ID, E.state.not_in(LIVE_STATES))
              .order_by(func.coalesce(E.finished_at, 0).desc(), E.rank, E.id).limit(200))
