@@ -42,6 +42,18 @@ def new_op() -> str:
     return uuid.uuid4().hex
 
 
+class HandClock:
+    """A monotonic clock the test moves by hand (`clock.t += seconds`)."""
+
+    def __init__(self):
+        """Start at zero."""
+        self.t = 0.0
+
+    def __call__(self) -> float:
+        """The current time in seconds."""
+        return self.t
+
+
 # ---------------------------------------------------------------- domain (no Flask)
 
 @pytest.fixture

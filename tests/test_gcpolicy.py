@@ -3,17 +3,8 @@ from __future__ import annotations
 
 import gc
 
+from conftest import HandClock as Clock
 from coordinator.gcpolicy import NEVER, QuietCollector
-
-
-class Clock:
-    """A hand-moved monotonic clock."""
-
-    def __init__(self):
-        self.t = 1000.0
-
-    def __call__(self) -> float:
-        return self.t
 
 
 def test_install_takes_only_the_oldest_generation_off_the_schedule():

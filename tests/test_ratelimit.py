@@ -5,19 +5,7 @@ from pytest import approx
 
 from coordinator.extensions import socketio
 from coordinator.ratelimit import ActionLimiter, retry_after_header
-from conftest import new_op, new_token
-
-
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self):
-        """Start at zero."""
-        self.t = 0.0
-
-    def __call__(self) -> float:
-        """The current time in seconds."""
-        return self.t
+from conftest import HandClock as Clock, new_op, new_token
 
 
 def test_burst_then_refill_at_the_window_rate():
