@@ -7,6 +7,7 @@ import click
 from flask import Flask
 
 from .broadcast import publish
+from .domain.store import is_busy
 from .extensions import socketio
 from .gcpolicy import QuietCollector
 
@@ -33,8 +34,11 @@ def run_ticker(app: Flask) -> None:
             collector = app.extensions.get("quiet_gc")
             if collector is not None:
                 collector.step()
-        except Exception:
-            log.exception("ticker round failed; retrying")
+        except Exception as e:
+            if is_busy(e):  # the write lock or the pool stayed taken: nothing was applied, the next round retries
+                log.warning("ticker round skipped, database busy: %s", e.__class__.__name__)
+            else:
+                log.exception("ticker round failed; retrying")
         socketio.sleep(interval)
 
 
