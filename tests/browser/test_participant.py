@@ -311,3 +311,27 @@ def test_event_not_open_yet_and_event_deleted(live_server, phone):
     expect(page.locator("#closed-text")).to_have_text("Эта акция удалена.")
     stored = page.evaluate(f"Object.keys(localStorage).filter(k => k.startsWith('pq:{ev['slug']}:'))")
     assert stored == []
+
+
+def test_join_answered_busy_is_sent_again_until_it_lands(server_factory, phone):
+    """While another process holds the database's write lock, the join is answered `busy` (nothing changed); the page
+    keeps sending it with the same op id, and once the lock is free the person is in line exactly once."""
+    import sqlite3
+    srv = server_factory(extra_env={"PICKET_SQLALCHEMY_ENGINE_OPTIONS": json.dumps({"connect_args": {"timeout": 0.5}})})
+    ev = create_event(srv)
+    page = open_page(phone(), srv, ev)
+    holder = sqlite3.connect(srv.instance / "picket.db", isolation_level=None, timeout=30)
+    try:
+        holder.execute("BEGIN IMMEDIATE")  # as a long transaction of another process would hold it
+        page.fill("#pseudonym", "Кедр")
+        page.click("#btn-join")
+        deadline = time.monotonic() + 20
+        while srv.output().count("answered `busy`") < 2:  # the first attempt and at least one retry
+            assert time.monotonic() < deadline, srv.output()[-2000:]
+            page.wait_for_timeout(200)
+        expect(page.locator("#s-wait")).to_be_hidden()
+    finally:
+        holder.close()  # releases the lock (the transaction is rolled back)
+    expect(page.locator("#s-wait")).to_be_visible(timeout=WAIT)
+    expect(page.locator("#place")).to_have_text("1")
+    assert [e["pseudonym"] for e in console(srv, ev)["line"]] == ["Кедр"]
