@@ -9,7 +9,7 @@ import pytest
 import realclients  # noqa: E402
 from realclients import Peer, create_event, http_action, http_snapshot, participant_auth, wait_for
 
-from coordinator.broadcast import compose
+from coordinator.broadcast import BURST, COST_SHARE, Outbox, compose
 from coordinator.domain.views import moves
 
 
@@ -54,6 +54,22 @@ def test_composed_changes_move_positions_like_the_separate_ones(seed):
     for p, eid in enumerate(line0, start=1):
         expected = lines[-1].index(eid) + 1 if eid in lines[-1] else None
         assert where(p, gone, ranges) == expected, (seed, p, lines)
+
+
+def test_send_tokens_come_back_per_window_or_per_twice_the_last_send_time():
+    """Cheap sends refill one token per window; a send that took long (thousands of phones) stretches the gap, so a
+    storm of changes cannot keep the server busy broadcasting all the time."""
+    slot = Outbox()._slot(1)
+    assert slot["tokens"] == BURST and Outbox._gap(slot, 0.25) == 0.25
+    slot.update(tokens=0.0, filled_at=100.0, cost=0.05)
+    Outbox._refill(slot, 100.25, 0.25)
+    assert slot["tokens"] == pytest.approx(1.0)
+    slot.update(tokens=0.0, filled_at=200.0, cost=0.4)
+    assert Outbox._gap(slot, 0.25) == pytest.approx(COST_SHARE * 0.4)
+    Outbox._refill(slot, 200.4, 0.25)
+    assert slot["tokens"] == pytest.approx(0.4 / (COST_SHARE * 0.4))
+    Outbox._refill(slot, 300.0, 0.25)
+    assert slot["tokens"] == BURST, "never more than a burst saved up"
 
 
 @pytest.mark.server
