@@ -65,7 +65,8 @@ def _action_paths() -> dict:
                                   "content": {"application/json": {"schema": {"type": "object", "properties": {
                                       "ok": {"const": True}, "result": {"type": "object"},
                                       "v": {"type": "integer"}, "replay": {"type": "boolean"}}}}}},
-                          "4XX": {"$ref": "#/components/responses/error"}},
+                          "4XX": {"$ref": "#/components/responses/error"},
+                          "503": {"$ref": "#/components/responses/busy"}},
         }}
     paths["/api/events/{slug}/actions/panic"] = {"post": {
         "operationId": "action_panic", "summary": "End the event and delete all of its data now (coordinator).",
@@ -138,6 +139,10 @@ def document() -> dict:
                 "participant": {"type": "apiKey", "in": "header", "name": "X-Participant-Token"},
                 "coordinator": {"type": "apiKey", "in": "header", "name": "X-Coordinator-Token"}},
             "responses": {"error": {"description": "error with a stable code",
-                                    "content": {"application/json": {"schema": ERROR}}}},
+                                    "content": {"application/json": {"schema": ERROR}}},
+                          "busy": {"description": "`busy`: the database stayed locked too long; nothing changed. Send the "
+                                                  "same op again after Retry-After seconds",
+                                   "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+                                   "content": {"application/json": {"schema": ERROR}}}},
         },
     }
