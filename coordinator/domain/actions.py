@@ -380,9 +380,8 @@ def skip(ctx, who, args):
         entry.state = "waiting"
         ctx.session.flush()
         ln.place(ctx, entry, 2)
-    else:
-        ids = [e.id for e in ln.line(ctx)]
-        ln.place(ctx, entry, ids.index(entry.id) + 2)
+    else:  # one place further back than where it stands now (a COUNT, not the whole line)
+        ln.place(ctx, entry, ln.count_ahead(ctx.session, ctx.event.id, (entry.rank, entry.id)) + 2)
     ctx.touch(entry)
     ctx.log("skip", entry)
     return entry_result(entry)
