@@ -102,9 +102,21 @@ def gevent_handler():
     return SmallBufferHandler
 
 
+def offload_blocking_work() -> None:
+    """Argon2 passphrase checks run in a real OS thread, so they do not stop the event loop (see passphrase.py)."""
+    from coordinator import passphrase
+    if MODE == "eventlet":
+        from eventlet import tpool
+        passphrase.offload = tpool.execute
+    elif MODE == "gevent":
+        from gevent import get_hub
+        passphrase.offload = lambda fn, *args: get_hub().threadpool.apply(fn, args)
+
+
 def main() -> None:
     """Bring the database up to date, start the ticker and serve."""
     raise_fd_limit()
+    offload_blocking_work()
     if app.config.get("AUTO_MIGRATE", True):
         from flask_migrate import upgrade
         with app.app_context():

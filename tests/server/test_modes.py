@@ -80,3 +80,31 @@ def test_compression_can_be_switched_back_on(server_factory):
     head = _websocket_handshake(srv.port)
     assert head.startswith("HTTP/1.1 101"), head
     assert "permessage-deflate" in head.lower(), head
+
+
+@pytest.mark.parametrize("mode", ["eventlet", "gevent", "threading"])
+def test_passphrase_checks_run_in_every_mode(server_factory, mode):
+    """Argon2 runs off the event loop (eventlet's tpool, gevent's threadpool, or in place): a right passphrase lets
+    the coordinator in, a wrong one is refused with its code."""
+    srv = server_factory(mode=mode)
+    ev = create_event(srv.url, passphrase="correct horse battery")
+    realclients.run(_coordinator_with_passphrase(srv.url, ev))
+
+
+async def _coordinator_with_passphrase(url: str, ev: dict) -> None:
+    """Connect once with the right passphrase and once with a wrong one."""
+    auth = {"event": ev["slug"], "coordinator": ev["token"]}
+    peer = await Peer(url, auth | {"passphrase": "correct horse battery"}).connect()
+    try:
+        await wait_for(lambda: peer.got["snapshot"], what="the coordinator's snapshot")
+        assert peer.got["snapshot"][-1]["role"] == "coordinator", peer.got["snapshot"][-1].keys()
+    finally:
+        await peer.close()
+    import socketio
+    wrong, errors = socketio.AsyncClient(reconnection=False), []
+    wrong.on("connect_error", lambda data: errors.append(data))
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        await wrong.connect(url, auth=auth | {"passphrase": "wrong horse battery"}, transports=["websocket"],
+                            wait_timeout=10)
+    assert errors and errors[0]["data"]["code"] == "passphrase_required", errors
+    await wrong.disconnect()
