@@ -8,6 +8,7 @@ import time
 
 from flask import Flask
 
+from .domain.line import add_move
 from .extensions import socketio
 
 log = logging.getLogger(__name__)
@@ -98,11 +99,8 @@ def compose(first: tuple[list, list], then: tuple[list, list], bound: int) -> tu
         p2 = _shift(p1, g2, los2, m2) if p1 is not None else None
         if p2 is None:
             gone.append(p)
-        elif p2 != p:
-            if moves and moves[-1][1] == p - 1 and moves[-1][2] == p2 - p:
-                moves[-1][1] = p
-            else:
-                moves.append([p, p, p2 - p])
+        else:
+            add_move(moves, p, p, p2 - p)
     return gone, moves
 
 

@@ -343,12 +343,17 @@ def shifts(changed: list[tuple], below: dict, length: int) -> tuple[list[int], l
     for lo, hi in zip(cuts, cuts[1:]):
         ahead_old = bisect_left(u_old, lo)  # changed entries ahead of them in the old line, and in the new one
         spans.append((lo + ahead_old, hi - 1 + ahead_old, bisect_left(u_new, lo) - ahead_old))
-    moves = []
+    moves: list[list[int]] = []
     for lo, hi, d in sorted(spans):
-        if d == 0:
-            continue
-        if moves and moves[-1][1] == lo - 1 and moves[-1][2] == d:
-            moves[-1][1] = hi
-        else:
-            moves.append([lo, hi, d])
+        add_move(moves, lo, hi, d)
     return sorted(gone), moves
+
+
+def add_move(moves: list[list[int]], lo: int, hi: int, d: int) -> None:
+    """Append the old positions lo..hi moving by d to sorted `moves`, merged into the last range when it continues it."""
+    if d == 0:
+        return
+    if moves and moves[-1][1] == lo - 1 and moves[-1][2] == d:
+        moves[-1][1] = hi
+    else:
+        moves.append([lo, hi, d])

@@ -9,7 +9,7 @@ from sqlalchemy import and_, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from . import estimates
-from .line import ACTIVE_SPOTS, count_ahead, own_entry
+from .line import ACTIVE_SPOTS, add_move, count_ahead, own_entry
 from .models import (LINE_STATES, LIVE_STATES, SPOT_STATES, Announcement, Coordinator, Entry, Event, LogRow,
                      Participant, Spot)
 
@@ -243,11 +243,5 @@ def moves(before: list[int], after: list[int]) -> tuple[list[int], list[list[int
         if eid not in new_pos:
             gone.append(old)
             continue
-        d = new_pos[eid] - old
-        if d == 0:
-            continue
-        if ranges and ranges[-1][1] == old - 1 and ranges[-1][2] == d:
-            ranges[-1][1] = old
-        else:
-            ranges.append([old, old, d])
+        add_move(ranges, old, old, new_pos[eid] - old)
     return gone, ranges
