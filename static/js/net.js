@@ -99,7 +99,9 @@
       if (self.closed) return;
       self._setStatus(global.navigator.onLine === false ? "offline" : "reconnecting");
       // The server closed us on purpose (e.g. after `bye`): Socket.IO does not retry by itself then.
-      if (reason === "io server disconnect" && !self.stopped) setTimeout(function () { socket.connect(); }, 1000);
+      if (reason === "io server disconnect" && !self.stopped) {
+        setTimeout(function () { if (!self.stopped) socket.connect(); }, 1000);
+      }
     });
     socket.on("connect_error", function (err) {
       // A refusal by the server carries {code, message}; network failures do not (Socket.IO retries those).
@@ -140,7 +142,10 @@
   };
 
   Client.prototype._kick = function () {
-    /** Start connecting afresh (a new handshake; the page asks for a snapshot once connected). */
+    /** Start connecting afresh (a new handshake; the page asks for a snapshot once connected). Never once stopped:
+     * an answer cut short by stop() (its ack fails at once) must not open a new connection, which would also make a
+     * participant page store a fresh token after it forgot everything. */
+    if (this.stopped) return;
     this._kicked = Date.now();
     this.socket.disconnect();
     this.socket.connect();
@@ -214,6 +219,7 @@
     this.socket.timeout(ACK_TIMEOUT_MS).emit("action", {action: item.action, op: item.op, args: item.args},
       function (err, res) {
         item.sending = false;
+        if (self.closed) return;  // closed for good: nothing more is sent
         if (err) {  // no answer: try again (same op id: the server answers the first result)
           setTimeout(function () { self._send(item); }, 500);
           return;

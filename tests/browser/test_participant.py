@@ -313,6 +313,25 @@ def test_event_not_open_yet_and_event_deleted(live_server, phone):
     assert stored == []
 
 
+def test_a_closed_page_never_connects_again(live_server, phone):
+    """The event is deleted while a snapshot request is in flight: closing the page cuts that request short, and the
+    failed answer must not open a new connection (it would make and store a fresh token on a phone that has just
+    forgotten everything)."""
+    ev = create_event(live_server)
+    page = open_page(phone(), live_server, ev)
+    join(page, "Клевер")
+    active = page.evaluate("""() => {
+        const c = PQNet.current;
+        c.refresh();                                                   // a snapshot request in flight...
+        c.socket.listeners("bye")[0]({code: "not_found", message: "deleted"});  // ...when the event is deleted
+        return c.socket.active;                                        // true: it is connecting again
+    }""")
+    expect(page.locator("#s-closed")).to_be_visible()
+    assert active is False
+    stored = page.evaluate(f"Object.keys(localStorage).filter(k => k.startsWith('pq:{ev['slug']}:'))")
+    assert stored == []
+
+
 def test_join_answered_busy_is_sent_again_until_it_lands(server_factory, phone):
     """While another process holds the database's write lock, the join is answered `busy` (nothing changed); the page
     keeps sending it with the same op id, and once the lock is free the person is in line exactly once."""
