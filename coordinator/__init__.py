@@ -49,6 +49,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         clock = app.config.get("CLOCK") or SystemClock(app.config.get("CLOCK_OFFSET_MS", 0))
         app.extensions["queue"] = Queue(Store(engine), clock,
                                          max_event_ms=int(app.config["MAX_EVENT_HOURS"] * 3600_000))
+    # This server process's name in the `connections` table (random, new at every start: nothing about the host).
+    app.extensions["process"] = secrets.token_hex(8)
 
     from . import api, pages, security, share, sockets
     app.register_blueprint(api.bp)

@@ -6,7 +6,7 @@ import logging
 import click
 from flask import Flask
 
-from .broadcast import publish
+from .broadcast import publish, push_console
 from .domain.store import is_busy
 from .extensions import socketio
 from .gcpolicy import QuietCollector
@@ -15,17 +15,26 @@ log = logging.getLogger(__name__)
 
 
 def run_ticker(app: Flask) -> None:
-    """Apply due transitions and purge expired events, forever. Every server process may run one."""
+    """Say this process is alive and, unless RUN_TICKER is off, apply due transitions and purge expired events,
+    forever. Every server process may run one."""
     q = app.extensions["queue"]
+    ticking = app.config["RUN_TICKER"]
     interval, purge_every = app.config["TICK_SECONDS"], app.config["PURGE_SECONDS"]
+    beat_every, stale_ms = app.config["HEARTBEAT_SECONDS"], int(app.config["PROCESS_STALE_SECONDS"] * 1000)
     since_purge = purge_every  # purge once at start-up
+    since_beat = 0.0
     while True:
         try:
             with app.app_context():
-                for out in q.tick():
+                since_beat += interval
+                if since_beat >= beat_every:
+                    since_beat = 0
+                    for event_id in q.heartbeat(app.extensions["process"], stale_ms):
+                        push_console(app, event_id)  # a dead process's phones are offline now
+                for out in q.tick() if ticking else ():
                     publish(app, out)
                 since_purge += interval
-                if since_purge >= purge_every:
+                if ticking and since_purge >= purge_every:
                     since_purge = 0
                     for out in q.end_stale():
                         publish(app, out)
@@ -44,7 +53,8 @@ def run_ticker(app: Flask) -> None:
 
 def start_background(app: Flask) -> None:
     """Start the ticker in this process (called by the entry point, not by tests)."""
-    app.extensions["queue"].reset_presence()
+    # Say this process is alive before it takes connections, so no other process's ticker takes them for a dead one's.
+    app.extensions["queue"].heartbeat(app.extensions["process"], int(app.config["PROCESS_STALE_SECONDS"] * 1000))
     if app.config["QUIET_GC"]:
         collector = app.extensions["quiet_gc"] = QuietCollector()
         collector.install()

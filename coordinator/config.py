@@ -32,6 +32,11 @@ class Defaults:
     RUN_TICKER = True
     TICK_SECONDS = 0.5
     PURGE_SECONDS = 60
+    # Presence: each process says it is alive this often; one silent for PROCESS_STALE_SECONDS is taken for dead and
+    # its sockets are forgotten (the console shows those phones offline). Longer than a ping interval plus timeout:
+    # a process stalled that long has lost its clients anyway, so a live one is never taken for dead.
+    HEARTBEAT_SECONDS = 10
+    PROCESS_STALE_SECONDS = 90
     MAX_EVENT_HOURS = 48               # an event nobody ends is ended this long after creation (then purged)
     CLOCK_OFFSET_MS = 0               # TEST-ONLY: shifts the server clock so a restarted server can "jump" ahead
     # HTTP

@@ -49,10 +49,9 @@ def on_connect(auth=None):
     session["who"] = who
     for r in _rooms_for(who):
         join_room(r)
-    if who.role == "coordinator":
-        q.coordinator_connected(who, request.sid, True)
-    if q.presence(who, +1):
-        push_console(current_app._get_current_object(), who.event_id)
+    app = current_app._get_current_object()
+    if q.connected(who, request.sid, app.extensions["process"]):
+        push_console(app, who.event_id)
     socketio.emit("snapshot", q.snapshot(who), to=request.sid)
 
 
@@ -63,9 +62,7 @@ def on_disconnect(reason=None):
         return
     q = queue()
     try:
-        if who.role == "coordinator":
-            q.coordinator_connected(who, request.sid, False)
-        if q.presence(who, -1):
+        if q.disconnected(who, request.sid):
             push_console(current_app._get_current_object(), who.event_id)
     except Exception:  # the event may have been purged meanwhile
         log.warning("presence update failed on disconnect")

@@ -116,8 +116,8 @@ def test_partial_index_really_refuses_a_double_join(tmp_path):
                               "pause_on_detain, purge_after_ms, next_ticket, calls, noshows, held, detained, "
                               "created_at) VALUES (1, 'abcdefgh', 't', '', 'open', 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1, "
                               "1, 0, 0, 0, 0, 0)"))
-            conn.execute(text("INSERT INTO participants (id, event_id, token_hash, created_at, online) "
-                              "VALUES (1, 1, 'h', 0, 0)"))
+            conn.execute(text("INSERT INTO participants (id, event_id, token_hash, created_at) "
+                              "VALUES (1, 1, 'h', 0)"))
             conn.execute(text("INSERT INTO entries (event_id, participant_id, ticket, pseudonym, state, rank, misses, "
                               "joined_at) VALUES (1, 1, 1, 'a', 'done', 0, 0, 0)"))
             conn.execute(text("INSERT INTO entries (event_id, participant_id, ticket, pseudonym, state, rank, misses, "
@@ -128,3 +128,58 @@ def test_partial_index_really_refuses_a_double_join(tmp_path):
                                   "misses, joined_at) VALUES (1, 1, 3, 'a', 'away', 0, 0, 0)"))
     finally:
         engine.dispose()
+
+
+def upgrade_with_rows(url: str) -> dict:
+    """Bring a database to the revision before presence-by-connection, fill it, upgrade to head; rows per table."""
+    from flask_migrate import upgrade
+    app = create_app({"TESTING": True, "SECRET_KEY": "t", "ASYNC_MODE": "threading", "RUN_TICKER": False,
+                      "SQLALCHEMY_DATABASE_URI": url})
+    with app.app_context():
+        upgrade(revision="91f516c34422")
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO events (id, slug, title, location, state, version, slot_ms, grace_ms, "
+                              "lead_ms, max_queue, ready_at, miss_back, show_pseudonyms, auto_call, "
+                              "pause_on_detain, purge_after_ms, next_ticket, calls, noshows, held, detained, "
+                              "created_at, board_qr) VALUES (1, 'abcdefgh', 't', '', 'open', 1, 1, 1, 1, 1, 1, 1, "
+                              "false, false, false, 1, 1, 0, 0, 0, 0, 0, true)"))
+            conn.execute(text("INSERT INTO participants (id, event_id, token_hash, created_at, online) "
+                              "VALUES (1, 1, 'h', 0, 2)"))
+            conn.execute(text("INSERT INTO coordinators (id, event_id, label, token_hash, owner, created_at, online) "
+                              "VALUES (1, 1, 'Owner', 'c', true, 0, 1)"))
+            conn.execute(text("INSERT INTO entries (event_id, participant_id, ticket, pseudonym, state, rank, misses, "
+                              "joined_at) VALUES (1, 1, 1, 'Anna', 'waiting', 0, 0, 0)"))
+            conn.execute(text("INSERT INTO connections (sid, event_id, coordinator_id, created_at) "
+                              "VALUES ('s', 1, 1, 0)"))
+        with app.app_context():
+            upgrade()
+        with engine.connect() as conn:
+            counts = {t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar()
+                      for t in ("events", "participants", "coordinators", "entries", "connections")}
+            if engine.dialect.name == "sqlite":  # the app's own connections get foreign keys back on
+                from coordinator.extensions import db
+                with app.app_context(), db.engine.connect() as own:
+                    counts["foreign_keys"] = own.exec_driver_sql("PRAGMA foreign_keys").scalar()
+        return counts
+    finally:
+        engine.dispose()
+        from coordinator.extensions import db
+        with app.app_context():
+            db.engine.dispose()
+
+
+def test_sqlite_upgrade_keeps_every_row(tmp_path):
+    """Rebuilding `participants` to drop a column must not cascade-delete the entries that reference it (SQLite's
+    DROP TABLE deletes referencing rows while foreign keys are on); open connections are not kept on purpose."""
+    counts = upgrade_with_rows(f"sqlite:///{tmp_path}/old.db")
+    assert counts == {"events": 1, "participants": 1, "coordinators": 1, "entries": 1, "connections": 0,
+                      "foreign_keys": 1}
+
+
+@pytest.mark.postgres
+def test_postgresql_upgrade_keeps_every_row(pg_url):
+    """The same upgrade on PostgreSQL."""
+    assert upgrade_with_rows(pg_url) == {"events": 1, "participants": 1, "coordinators": 1, "entries": 1,
+                                         "connections": 0}

@@ -137,6 +137,22 @@ def test_snapshot_after_reconnect_shows_changes(app, client, event):
     assert snap(par)["v"] == after["v"]  # the snapshot event agrees with the connect snapshot
 
 
+def test_console_sees_who_is_connected(app, client, event):
+    """A phone that joins on its open socket is online at once; it goes offline (and the console is told) when that
+    socket closes; the coordinator with the console open is online in the team list."""
+    crd = connect(app, client, {"event": event["slug"], "coordinator": event["token"]})
+    par = connect(app, client, {"event": event["slug"], "participant": new_token()})
+    entry = act(par, "join", {"pseudonym": "Tulip"})["result"]["entry"]
+    console = snap(crd)
+    assert [(r["id"], r["online"]) for r in console["line"]] == [(entry, True)]
+    assert [c["online"] for c in console["team"]] == [True]
+    crd.get_received()
+    par.disconnect()
+    pushed = [m["args"][0] for m in crd.get_received() if m["name"] == "console"]
+    assert pushed and pushed[-1]["line"][0]["online"] is False
+    assert snap(crd)["line"][0]["online"] is False
+
+
 @pytest.mark.parametrize("auth", [
     None, {}, "k3J9xq2LmP", ["event"], {"event": 5}, {"event": ""}, {"event": "x" * 40},
     {"event": "nonexistent"}, {"event": "SLUG", "extra": 1},

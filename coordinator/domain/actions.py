@@ -15,7 +15,8 @@ from sqlalchemy import delete, func, select
 from . import line as ln
 from . import validation as v
 from .errors import BadRequest, Conflict, DomainError, Forbidden, InvalidState, NotFound
-from .models import LINE_STATES, LIVE_STATES, Announcement, Coordinator, Entry, LogRow, Operation, Participant, Spot
+from .models import (LINE_STATES, LIVE_STATES, Announcement, Connection, Coordinator, Entry, LogRow, Operation,
+                     Participant, Spot)
 from .tokens import hash_token, new_token
 
 
@@ -238,6 +239,7 @@ def delete_me(ctx, who, args):
                                                             LogRow.ticket.in_(tickets)).values(ticket=None))
     ctx.session.execute(delete(Entry).where(Entry.participant_id == who.participant_id))
     ctx.session.execute(delete(Participant).where(Participant.id == who.participant_id))
+    ctx.session.execute(delete(Connection).where(Connection.token_hash == who.token_hash))  # its open sockets' rows
     # Stored answers (tickets, entry ids) would tie this token to the scrubbed log: forget them too.
     ctx.session.execute(delete(Operation).where(Operation.event_id == ctx.event.id,
                                                 Operation.actor == who.actor_key))

@@ -83,7 +83,6 @@ class Coordinator(Base):
     created_at: Mapped[int] = mapped_column(BigInteger)
     revoked_at: Mapped[int | None] = mapped_column(BigInteger)
     last_seen_at: Mapped[int | None] = mapped_column(BigInteger)
-    online: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class Participant(Base):
@@ -96,7 +95,6 @@ class Participant(Base):
     created_at: Mapped[int] = mapped_column(BigInteger)
     push: Mapped[str | None] = mapped_column(Text)
     last_seen_at: Mapped[int | None] = mapped_column(BigInteger)
-    online: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class Entry(Base):
@@ -172,13 +170,27 @@ class Announcement(Base):
 
 
 class Connection(Base):
-    """An open coordinator socket (its Socket.IO session id only), so a revocation can close it on any server."""
+    """An open socket of a participant page or a coordinator: what the console's "online" dots are counted from, and
+    how a revocation finds a coordinator's sockets on any server. It holds the Socket.IO session id, the server
+    process that holds the socket, and whose socket it is (a participant by its token's hash, since a phone connects
+    before it joins; a coordinator by id). Observers are not recorded."""
 
     __tablename__ = "connections"
     sid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    process: Mapped[str] = mapped_column(String(32), index=True)
     event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
-    coordinator_id: Mapped[int] = mapped_column(ForeignKey("coordinators.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    coordinator_id: Mapped[int | None] = mapped_column(ForeignKey("coordinators.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class ServerProcess(Base):
+    """A running server process and when it last said so. Connections of a process that has stopped saying so (it
+    crashed or was killed) are removed by any other process's ticker, so a crash never leaves phones "online"."""
+
+    __tablename__ = "processes"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    seen_at: Mapped[int] = mapped_column(BigInteger, index=True)
 
 
 PURGE_ORDER = (Connection, Operation, LogRow, Announcement, Entry, Participant, Coordinator, Spot, Event)

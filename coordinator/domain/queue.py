@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from . import line as ln
@@ -17,7 +18,8 @@ from . import validation as v
 from . import views
 from .actions import ACTIONS, Principal, apply_settings, spot_labels
 from .errors import BadRequest, Conflict, DomainError, Forbidden, NotFound, Unauthorized
-from .models import PURGE_ORDER, Connection, Coordinator, Event, Operation, Participant, Spot
+from .models import (PURGE_ORDER, Connection, Coordinator, Event, Operation, Participant, ServerProcess,
+                     Spot)
 from .store import Store
 from .tokens import hash_token, new_slug, new_token, valid_token
 
@@ -344,25 +346,54 @@ class Queue:
                 return {}
             return {"v": ev.version, "server_now": now, "me": views.me(s, ev, participant_id, now)}
 
-    def presence(self, who: Principal, delta: int) -> bool:
-        """Count a connection coming or going (for 'online' / 'last seen'); no version bump. True if it changed."""
+    def connected(self, who: Principal, sid: str, process: str) -> bool:
+        """Record an open socket of a participant page or a coordinator (what 'online' is counted from, and how a
+        revocation finds a coordinator's sockets); no version bump. True if coordinators may see a change."""
         if who.role not in ("participant", "coordinator"):
             return False
-        model, pk = (Participant, who.participant_id) if who.role == "participant" else (Coordinator,
-                                                                                        who.coordinator_id)
-        if pk is None:
-            return False
+        now = self.clock.now()
         with self.store.write() as s:
-            s.execute(update(model).where(model.id == pk).values(
-                online=func.max(model.online + delta, 0) if self.store.engine.dialect.name == "sqlite"
-                else func.greatest(model.online + delta, 0), last_seen_at=self.clock.now()))
+            s.merge(Connection(sid=sid, process=process, event_id=who.event_id, created_at=now,
+                               token_hash=who.token_hash if who.role == "participant" else None,
+                               coordinator_id=who.coordinator_id if who.role == "coordinator" else None))
+            self._seen(s, who, now)
         return True
 
-    def reset_presence(self) -> None:
-        """At start-up no connection exists yet (counts left over from a crash are stale)."""
+    def disconnected(self, who: Principal, sid: str) -> bool:
+        """Forget a socket that closed (the place in line stays); True if coordinators may see a change."""
+        if who.role not in ("participant", "coordinator"):
+            return False
         with self.store.write() as s:
-            s.execute(update(Participant).where(Participant.online != 0).values(online=0))
-            s.execute(update(Coordinator).where(Coordinator.online != 0).values(online=0))
+            s.execute(delete(Connection).where(Connection.sid == sid))
+            self._seen(s, who, self.clock.now())
+        return True
+
+    @staticmethod
+    def _seen(s: Session, who: Principal, now: int) -> None:
+        """'Last seen' for the console (a phone that has not joined yet has no row to update)."""
+        if who.role == "participant":
+            s.execute(update(Participant).where(Participant.token_hash == who.token_hash).values(last_seen_at=now))
+        else:
+            s.execute(update(Coordinator).where(Coordinator.id == who.coordinator_id).values(last_seen_at=now))
+
+    def heartbeat(self, process: str, stale_ms: int) -> set[int]:
+        """Say this server process is alive, and forget the sockets of every process that has not said so for
+        `stale_ms` (it crashed or was killed: its sockets are gone). Returns the events whose presence changed."""
+        now = self.clock.now()
+        with self.store.write() as s:
+            row = s.get(ServerProcess, process)
+            if row is None:
+                s.add(ServerProcess(id=process, seen_at=now))
+            else:
+                row.seen_at = now
+            s.flush()
+            alive = select(ServerProcess.id).where(ServerProcess.seen_at >= now - stale_ms)
+            gone = Connection.process.not_in(alive)
+            events = set(s.scalars(select(Connection.event_id).where(gone).distinct()))
+            if events:
+                s.execute(delete(Connection).where(gone))
+            s.execute(delete(ServerProcess).where(ServerProcess.seen_at < now - stale_ms))
+        return events
 
     def push_targets(self, participant_ids: set[int]) -> list[tuple[int, str, dict]]:
         """Push subscriptions of participants whose state just became 'called' (or near the front)."""
@@ -379,15 +410,6 @@ class Queue:
         with self.store.read() as s:
             ev = s.get(Event, event_id)
             return views.coordinator(s, ev, now, None) if ev else None
-
-    def coordinator_connected(self, who: Principal, sid: str, connected: bool) -> None:
-        """Remember (or forget) an open coordinator socket."""
-        with self.store.write() as s:
-            if connected:
-                s.merge(Connection(sid=sid, event_id=who.event_id, coordinator_id=who.coordinator_id,
-                                   created_at=self.clock.now()))
-            else:
-                s.execute(delete(Connection).where(Connection.sid == sid))
 
     def coordinator_sids(self, coordinator_id: int) -> list[str]:
         """Open sockets of one coordinator, on any server process."""

@@ -5,13 +5,13 @@ and then only observers get them); a participant additionally gets its own `me` 
 """
 from __future__ import annotations
 
-from sqlalchemy import and_, bindparam, func, select
+from sqlalchemy import and_, bindparam, exists, func, select
 from sqlalchemy.orm import Session
 
 from . import estimates
 from .line import ACTIVE_SPOTS, add_move, count_ahead, own_entry
-from .models import (LINE_STATES, LIVE_STATES, SPOT_STATES, Announcement, Coordinator, Entry, Event, LogRow,
-                     Participant, Spot)
+from .models import (LINE_STATES, LIVE_STATES, SPOT_STATES, Announcement, Connection, Coordinator, Entry, Event,
+                     LogRow, Participant, Spot)
 
 EVENT_FIELDS = ("slug", "title", "location", "lat", "lon", "state", "slot_ms", "grace_ms", "lead_ms", "max_queue",
                 "ready_at", "show_pseudonyms", "paused_at", "ended_at", "purge_at", "board_qr")
@@ -24,7 +24,10 @@ EVENT_ID = bindparam("event_id")
 ENTRY_COLUMNS = (E.id, E.ticket, E.pseudonym, E.state, E.spot_id, *(E[k] for k in ENTRY_TIMES), E.misses,
                  E.participant_id, E.note)
 # A participant's flags as the console shows them, on each entry row (a LEFT JOIN: walk-ins have no participant).
-PARTICIPANT_FLAGS = ((P.online > 0).label("online"), P.last_seen_at.label("last_seen_at"),
+# Online: some server process holds an open socket of this phone (any tab).
+C = Connection.__table__.c
+PARTICIPANT_FLAGS = (exists().where(C.token_hash == P.token_hash).label("online"),
+                     P.last_seen_at.label("last_seen_at"),
                      and_(P.push.is_not(None), P.push != "").label("push"))
 
 
@@ -217,8 +220,9 @@ def coordinator(session: Session, ev: Event, now: int, coordinator_id: int | Non
     log = [{"id": r.id, "at": r.at, "actor": r.actor, "action": r.action, "ticket": r.ticket,
             "pseudonym": r.pseudonym, "detail": r.detail} for r in session.execute(LOG_ROWS, {"event_id": ev.id})]
     me_row = session.get(Coordinator, coordinator_id) if coordinator_id else None
-    team = [{"id": c.id, "label": c.label, "owner": c.owner, "online": c.online > 0, "revoked": c.revoked_at is not None,
-             "last_seen_at": c.last_seen_at}
+    online = set(session.scalars(select(C.coordinator_id).where(C.event_id == ev.id, C.coordinator_id.is_not(None))))
+    team = [{"id": c.id, "label": c.label, "owner": c.owner, "online": c.id in online,
+             "revoked": c.revoked_at is not None, "last_seen_at": c.last_seen_at}
             for c in session.scalars(select(Coordinator).where(Coordinator.event_id == ev.id).order_by(Coordinator.id))]
     _, block = public_blocks(session, ev, now, counts, [s for s in all_spots if s.active],
                               _holders(session, ev, at_spots))

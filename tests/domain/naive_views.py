@@ -11,8 +11,8 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from coordinator.domain import estimates, views
-from coordinator.domain.models import (LINE_STATES, LIVE_STATES, Announcement, Coordinator, Entry, Event, LogRow,
-                                      Participant, Spot)
+from coordinator.domain.models import (LINE_STATES, LIVE_STATES, Announcement, Connection, Coordinator, Entry, Event,
+                                      LogRow, Participant, Spot)
 
 EVENT_FIELDS = ("slug", "title", "location", "lat", "lon", "state", "slot_ms", "grace_ms", "lead_ms", "max_queue",
                 "ready_at", "show_pseudonyms", "paused_at", "ended_at", "purge_at", "board_qr")
@@ -133,7 +133,7 @@ def me(session: Session, ev: Event, participant_id: int | None, now: int, est: d
     }
 
 
-def entry_row(e: Entry, position: int | None, spots: dict, participants: dict) -> dict:
+def entry_row(e: Entry, position: int | None, spots: dict, participants: dict, sockets: list) -> dict:
     """A person as coordinators see them."""
     p = participants.get(e.participant_id)
     return {
@@ -141,7 +141,8 @@ def entry_row(e: Entry, position: int | None, spots: dict, participants: dict) -
         "spot": e.spot_id, "spot_label": spots[e.spot_id].label if e.spot_id in spots else None,
         **{k: getattr(e, k) for k in ENTRY_TIMES},
         "misses": e.misses, "walk_in": e.participant_id is None, "note": e.note,
-        "online": bool(p and p.online > 0), "last_seen_at": p.last_seen_at if p else None,
+        "online": bool(p and any(c.token_hash == p.token_hash for c in sockets)),
+        "last_seen_at": p.last_seen_at if p else None,
         "push": bool(p and p.push),
     }
 
@@ -150,15 +151,16 @@ def coordinator(session: Session, ev: Event, now: int, coordinator_id: int | Non
     """Everything coordinators need to run the line."""
     spots = {s.id: s for s in session.scalars(select(Spot).where(Spot.event_id == ev.id))}
     participants = {p.id: p for p in session.scalars(select(Participant).where(Participant.event_id == ev.id))}
+    sockets = list(session.scalars(select(Connection)))
     entries = list(session.scalars(select(Entry).where(Entry.event_id == ev.id).order_by(Entry.rank, Entry.id)))
     line, active, past = [], [], []
     for e in entries:
         if e.state in LINE_STATES:
-            line.append(entry_row(e, len(line) + 1, spots, participants))
+            line.append(entry_row(e, len(line) + 1, spots, participants, sockets))
         elif e.state in ("called", "on_spot"):
-            active.append(entry_row(e, None, spots, participants))
+            active.append(entry_row(e, None, spots, participants, sockets))
         else:
-            past.append(entry_row(e, None, spots, participants))
+            past.append(entry_row(e, None, spots, participants, sockets))
     past.sort(key=lambda r: r["finished_at"] or 0, reverse=True)
     names = {e.ticket: e.pseudonym for e in entries}
     log = [{"id": r.id, "at": r.at, "actor": r.actor, "action": r.action, "ticket": r.ticket,
@@ -166,7 +168,8 @@ def coordinator(session: Session, ev: Event, now: int, coordinator_id: int | Non
            for r in session.scalars(select(LogRow).where(LogRow.event_id == ev.id)
                                     .order_by(LogRow.id.desc()).limit(100))]
     me_row = session.get(Coordinator, coordinator_id) if coordinator_id else None
-    team = [{"id": c.id, "label": c.label, "owner": c.owner, "online": c.online > 0, "revoked": c.revoked_at is not None,
+    team = [{"id": c.id, "label": c.label, "owner": c.owner, "online": any(k.coordinator_id == c.id for k in sockets),
+             "revoked": c.revoked_at is not None,
              "last_seen_at": c.last_seen_at}
             for c in session.scalars(select(Coordinator).where(Coordinator.event_id == ev.id).order_by(Coordinator.id))]
     return {

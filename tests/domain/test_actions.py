@@ -132,6 +132,19 @@ def test_delete_me_removes_rows_and_frees_spot(picket):
     assert picket.snapshot(a)["me"] is None
 
 
+def test_delete_me_leaves_no_row_with_the_token_hash(picket):
+    """Not even the row of the page's open socket keeps the token's hash after delete_me."""
+    from sqlalchemy import select
+
+    from coordinator.domain.models import Connection, Participant
+    a, _ = picket.join("Anna")
+    picket.q.connected(a, "sid-1", "proc")
+    picket.act(a, "delete_me")
+    with picket.q.store.read() as s:
+        assert list(s.scalars(select(Participant).where(Participant.token_hash == a.token_hash))) == []
+        assert list(s.scalars(select(Connection).where(Connection.token_hash == a.token_hash))) == []
+
+
 def test_delete_me_forgets_stored_answers(picket):
     """After delete_me no stored operation answer ties the token to a ticket (only the delete_me answer stays)."""
     import json

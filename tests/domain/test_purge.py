@@ -31,6 +31,7 @@ def busy_event(p: Picket, secret: str) -> None:
     p.c("broadcast", text="Meet at " + secret)
     p.c("detain", entry=entry, note="Station " + secret)
     p.c("invite", label="Helper")
+    p.q.connected(a, "sid-" + secret, "proc")  # an open socket of the phone
     p.c("end")
 
 
@@ -42,7 +43,7 @@ def test_purge_after_retention(make_picket):
     busy_event(p, "Purgename")
     counts = rows_of(p)
     assert all(counts[t] > 0 for t in ("events", "entries", "participants", "log", "announcements", "operations",
-                                       "coordinators", "spots"))
+                                       "coordinators", "spots", "connections"))
     p.q.clock.advance(3_600_000 - 1)
     assert p.q.purge_due() == [] and rows_of(p) == counts
     p.q.clock.advance(1)

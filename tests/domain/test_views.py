@@ -169,8 +169,8 @@ def test_payloads_equal_naive_builders_through_an_event(make_picket):
     checked(p.c("add_walk_in", pseudonym="Walker", to=2))
     sub = {"endpoint": "https://push.example/abc", "keys": {"p256dh": "x" * 20, "auth": "y" * 10}}
     checked(p.act(people[1][0], "set_push", {"subscription": sub}))
-    p.q.presence(people[2][0], +1)
-    p.q.presence(p.coord, +1)
+    p.q.connected(people[2][0], "sid-1", "proc")
+    p.q.connected(p.coord, "sid-2", "proc")
     checked(p.c("invite", label="Helper"))
     helper = p.c("invite", label="Gone").result["coordinator"]
     checked(p.c("revoke", coordinator=helper))

@@ -70,3 +70,45 @@ async def _scenario(url_a: str, url_b: str, ev: dict) -> dict:
     finally:
         for p in (mine, watcher, other, coord):
             await p.close()
+
+
+PRESENCE_ENV = {"PICKET_HEARTBEAT_SECONDS": "0.5", "PICKET_PROCESS_STALE_SECONDS": "3"}
+
+
+def test_presence_survives_a_new_process_and_follows_a_dead_one(server_factory, pg_url, redis_url):
+    """Phones on processes A and B are online; starting process C changes nothing (a start used to reset every
+    process's counts); killing A with SIGKILL makes A's phone offline on the console within the stale time, while
+    B's phone stays online."""
+    a = server_factory(db_url=pg_url, message_queue=redis_url, extra_env=PRESENCE_ENV)
+    b = server_factory(db_url=pg_url, message_queue=redis_url, extra_env=PRESENCE_ENV)
+    ev = create_event(b.url, auto_call=False)
+    realclients.run(_presence(a, b, ev, lambda: server_factory(db_url=pg_url, message_queue=redis_url,
+                                                                 extra_env=PRESENCE_ENV)))
+
+
+async def _presence(a, b, ev: dict, start_another) -> None:
+    """The scenario above, watched through the coordinator's console on B."""
+    slug = ev["slug"]
+    on_a = await Peer(a.url, participant_auth(slug, secrets.token_urlsafe(32))).connect()
+    on_b = await Peer(b.url, participant_auth(slug, secrets.token_urlsafe(32))).connect()
+    coord = await Peer(b.url, coordinator_auth(slug, ev["token"])).connect()
+    try:
+        entry_a = (await on_a.act("join", {"pseudonym": "On A"}))["result"]["entry"]
+        entry_b = (await on_b.act("join", {"pseudonym": "On B"}))["result"]["entry"]
+
+        def online() -> dict:
+            """Entry id -> online, from the console over HTTP."""
+            return {r["id"]: r["online"] for r in http_snapshot(b.url, slug, ev["token"])["line"]}
+        assert online() == {entry_a: True, entry_b: True}
+        await asyncio.to_thread(start_another)
+        assert online() == {entry_a: True, entry_b: True}
+
+        await asyncio.to_thread(a.kill9)
+        await wait_for(lambda: online() == {entry_a: False, entry_b: True}, timeout=30,
+                       what="A's phone to show offline after A died")
+        # The console open on B was told, without anyone asking.
+        await wait_for(lambda: any([(r["id"], r["online"]) for r in c["line"]] == [(entry_a, False), (entry_b, True)]
+                                   for c in coord.got["console"]), what="a console update on B")
+    finally:
+        for p in (on_a, on_b, coord):
+            await p.close()
