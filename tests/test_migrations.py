@@ -14,6 +14,13 @@ PARTIAL = {"uq_entry_live_participant": "participant_id", "uq_entry_spot_on": "s
            "uq_entry_spot_called": "spot_id"}
 
 
+# Event 1 as raw SQL, valid at every revision since board_qr (these tests insert below the models, on purpose).
+EVENT_ROW = text("INSERT INTO events (id, slug, title, location, state, version, slot_ms, grace_ms, lead_ms, "
+                 "max_queue, ready_at, miss_back, show_pseudonyms, auto_call, pause_on_detain, purge_after_ms, "
+                 "next_ticket, calls, noshows, held, detained, created_at, board_qr) VALUES (1, 'abcdefgh', 't', '', "
+                 "'open', 1, 1, 1, 1, 1, 1, 1, false, false, false, 1, 1, 0, 0, 0, 0, 0, true)")
+
+
 def migrated_app(url: str):
     """An app on an empty database brought to `head` by the migrations (not by create_all)."""
     from flask_migrate import upgrade
@@ -111,11 +118,7 @@ def test_partial_index_really_refuses_a_double_join(tmp_path):
     engine = create_engine(url)
     try:
         with engine.begin() as conn:
-            conn.execute(text("INSERT INTO events (id, slug, title, location, state, version, slot_ms, grace_ms, "
-                              "lead_ms, max_queue, ready_at, miss_back, show_pseudonyms, auto_call, "
-                              "pause_on_detain, purge_after_ms, next_ticket, calls, noshows, held, detained, "
-                              "created_at) VALUES (1, 'abcdefgh', 't', '', 'open', 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1, "
-                              "1, 0, 0, 0, 0, 0)"))
+            conn.execute(EVENT_ROW)
             conn.execute(text("INSERT INTO participants (id, event_id, token_hash, created_at) "
                               "VALUES (1, 1, 'h', 0)"))
             conn.execute(text("INSERT INTO entries (event_id, participant_id, ticket, pseudonym, state, rank, misses, "
@@ -140,11 +143,7 @@ def upgrade_with_rows(url: str) -> dict:
     engine = create_engine(url)
     try:
         with engine.begin() as conn:
-            conn.execute(text("INSERT INTO events (id, slug, title, location, state, version, slot_ms, grace_ms, "
-                              "lead_ms, max_queue, ready_at, miss_back, show_pseudonyms, auto_call, "
-                              "pause_on_detain, purge_after_ms, next_ticket, calls, noshows, held, detained, "
-                              "created_at, board_qr) VALUES (1, 'abcdefgh', 't', '', 'open', 1, 1, 1, 1, 1, 1, 1, "
-                              "false, false, false, 1, 1, 0, 0, 0, 0, 0, true)"))
+            conn.execute(EVENT_ROW)
             conn.execute(text("INSERT INTO participants (id, event_id, token_hash, created_at, online) "
                               "VALUES (1, 1, 'h', 0, 2)"))
             conn.execute(text("INSERT INTO coordinators (id, event_id, label, token_hash, owner, created_at, online) "
