@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -353,9 +353,10 @@ class Queue:
             return False
         now = self.clock.now()
         with self.store.write() as s:
-            s.merge(Connection(sid=sid, process=process, event_id=who.event_id, created_at=now,
-                               token_hash=who.token_hash if who.role == "participant" else None,
-                               coordinator_id=who.coordinator_id if who.role == "coordinator" else None))
+            s.execute(insert(Connection).values(
+                sid=sid, process=process, event_id=who.event_id, created_at=now,
+                token_hash=who.token_hash if who.role == "participant" else None,
+                coordinator_id=who.coordinator_id if who.role == "coordinator" else None))
             self._seen(s, who, now)
         return True
 
@@ -372,7 +373,8 @@ class Queue:
     def _seen(s: Session, who: Principal, now: int) -> None:
         """'Last seen' for the console (a phone that has not joined yet has no row to update)."""
         if who.role == "participant":
-            s.execute(update(Participant).where(Participant.token_hash == who.token_hash).values(last_seen_at=now))
+            if who.participant_id is not None:
+                s.execute(update(Participant).where(Participant.id == who.participant_id).values(last_seen_at=now))
         else:
             s.execute(update(Coordinator).where(Coordinator.id == who.coordinator_id).values(last_seen_at=now))
 
