@@ -9,6 +9,7 @@ import time
 from flask import Flask
 
 from .domain.line import add_move
+from .domain.store import is_busy
 from .extensions import socketio
 
 log = logging.getLogger(__name__)
@@ -225,8 +226,8 @@ class Outbox:
                     q = app.extensions["queue"]
                     for pid in sorted(touched):
                         socketio.emit("me", q.me(event_id, pid), to=personal_room(pid))
-        except Exception:  # a purged event or a database hiccup: clients resync with a snapshot
-            log.exception("delayed broadcast failed")
+        except Exception as e:  # a purged event or a database hiccup: clients resync with a snapshot
+            _failed("delayed broadcast", e)
 
     def console(self, app: Flask, event_id: int) -> None:
         """Rebuild the coordinators' view now, or once at the end of the current window."""
@@ -264,9 +265,17 @@ class Outbox:
                 took = _send_console(app, event_id)
             with self.lock:
                 self._slot(event_id)["console_gap"] = 3 * took
-        except Exception:
-            log.exception("delayed console update failed")
+        except Exception as e:  # the next change or presence update sends a fresh one
+            _failed("delayed console update", e)
 
+
+
+def _failed(what: str, e: Exception) -> None:
+    """Log a failed background send: one line when the database was only busy, a traceback otherwise."""
+    if is_busy(e):
+        log.warning("%s skipped, database busy: %s", what, e.__class__.__name__)
+    else:
+        log.exception("%s failed", what)
 
 
 def outbox(app: Flask) -> Outbox:

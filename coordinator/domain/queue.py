@@ -348,7 +348,8 @@ class Queue:
 
     def connected(self, who: Principal, sid: str, process: str) -> bool:
         """Record an open socket of a participant page or a coordinator (what 'online' is counted from, and how a
-        revocation finds a coordinator's sockets); no version bump. True if coordinators may see a change."""
+        revocation finds a coordinator's sockets); no version bump. True if coordinators may see a change (not for
+        a phone that has not joined: it is in no list yet)."""
         if who.role not in ("participant", "coordinator"):
             return False
         now = self.clock.now()
@@ -358,7 +359,7 @@ class Queue:
                 token_hash=who.token_hash if who.role == "participant" else None,
                 coordinator_id=who.coordinator_id if who.role == "coordinator" else None))
             self._seen(s, who, now)
-        return True
+        return self._listed(who)
 
     def disconnected(self, who: Principal, sid: str) -> bool:
         """Forget a socket that closed (the place in line stays); True if coordinators may see a change."""
@@ -367,7 +368,12 @@ class Queue:
         with self.store.write() as s:
             s.execute(delete(Connection).where(Connection.sid == sid))
             self._seen(s, who, self.clock.now())
-        return True
+        return self._listed(who)
+
+    @staticmethod
+    def _listed(who: Principal) -> bool:
+        """Whether the console lists this person (a coordinator, or a phone that has joined)."""
+        return who.role == "coordinator" or who.participant_id is not None
 
     @staticmethod
     def _seen(s: Session, who: Principal, now: int) -> None:

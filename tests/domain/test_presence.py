@@ -21,7 +21,7 @@ def test_a_page_connected_before_joining_is_online_once_joined(make_picket):
     """A phone opens the page (a socket, no participant row yet), then joins on that socket: online at once."""
     p = make_picket(auto_call=False)
     who = p.person()
-    assert p.q.connected(who, "s1", "proc-a") is True
+    assert p.q.connected(who, "s1", "proc-a") is False  # recorded, but no console shows it yet: nothing to push
     entry = p.act(who, "join", {"pseudonym": "Early"}).result["entry"]
     _, other = p.join("Elsewhere")  # joined without an open socket
     online = console_online(p)
@@ -34,8 +34,8 @@ def test_online_while_any_tab_is_open(make_picket):
     who, entry = p.join("Two tabs")
     token = p.tokens[who.token_hash]
     tab2 = p.person(token)
-    p.q.connected(who, "t1", "proc-a")
-    p.q.connected(tab2, "t2", "proc-b")
+    assert p.q.connected(who, "t1", "proc-a") is True  # listed: the consoles are told
+    assert p.q.connected(tab2, "t2", "proc-b") is True
     p.q.clock.advance(5_000)
     p.q.disconnected(who, "t1")
     assert console_online(p)[entry] is True

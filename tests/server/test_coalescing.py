@@ -138,3 +138,26 @@ async def _burst(url: str, ev: dict):
     finally:
         for p in peers:
             await p.close()
+
+
+def test_a_background_send_that_finds_the_database_busy_logs_one_line(caplog):
+    """A delayed broadcast or console update that meets a busy database (the pool or the write lock) is skipped with
+    one warning line; any other failure keeps its traceback for the operator."""
+    import logging
+
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    from coordinator.broadcast import _failed
+    with caplog.at_level(logging.WARNING, logger="coordinator.broadcast"):
+        try:
+            raise PoolTimeout("QueuePool limit of size 1 overflow 0 reached")
+        except PoolTimeout as e:
+            _failed("delayed console update", e)
+        try:
+            raise RuntimeError("a bug")
+        except RuntimeError as e:
+            _failed("delayed broadcast", e)
+    busy, bug = caplog.records
+    assert (busy.levelname, busy.exc_info) == ("WARNING", None)
+    assert busy.getMessage() == "delayed console update skipped, database busy: TimeoutError"
+    assert bug.levelname == "ERROR" and bug.exc_info is not None
