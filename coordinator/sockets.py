@@ -49,10 +49,15 @@ def on_connect(auth=None):
     session["who"] = who
     for r in _rooms_for(who):
         join_room(r)
-    app = current_app._get_current_object()
-    if q.connected(who, request.sid, app.extensions["process"]):
-        push_console(app, who.event_id)
-    socketio.emit("snapshot", q.snapshot(who), to=request.sid)
+    app, sid = current_app._get_current_object(), request.sid
+
+    def record(retry: bool = True) -> bool:
+        """Record the socket (a retry is skipped if the socket closed while it waited)."""
+        if retry and not socketio.server.manager.is_connected(sid, "/"):
+            return False
+        return q.connected(who, sid, app.extensions["process"])
+    _presence(app, who.event_id, lambda: record(retry=False), retry=record)
+    socketio.emit("snapshot", q.snapshot(who), to=sid)
 
 
 def on_disconnect(reason=None):
@@ -60,12 +65,29 @@ def on_disconnect(reason=None):
     who = session.get("who")
     if who is None:
         return
-    q = queue()
+    q, sid = queue(), request.sid
+    _presence(current_app._get_current_object(), who.event_id, lambda: q.disconnected(who, sid))
+
+
+def _presence(app, event_id: int, write, retry=None, attempt: int = 0) -> None:
+    """Run a presence write and tell the consoles. A busy database neither refuses a connection nor leaves a closed
+    socket online: the write (or `retry`, if given) is tried again in the background, up to 5 times, further apart
+    each time."""
     try:
-        if q.disconnected(who, request.sid):
-            push_console(current_app._get_current_object(), who.event_id)
-    except Exception:  # the event may have been purged meanwhile
-        log.warning("presence update failed on disconnect")
+        if write():
+            push_console(app, event_id)
+    except Exception as e:
+        if not is_busy(e) or attempt >= 5:
+            log.warning("presence update failed: %s", e.__class__.__name__)
+            return
+        socketio.start_background_task(_presence_later, app, event_id, retry or write, attempt + 1)
+
+
+def _presence_later(app, event_id: int, write, attempt: int) -> None:
+    """The retry of a presence write that found the database busy."""
+    socketio.sleep(attempt)
+    with app.app_context():
+        _presence(app, event_id, write, attempt=attempt)
 
 
 def on_snapshot(data=None):

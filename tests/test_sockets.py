@@ -527,6 +527,43 @@ def test_busy_database_answers_busy(app, client, event, monkeypatch):
     assert crd.is_connected()
 
 
+def test_presence_write_meeting_a_busy_database_is_retried(app, client, event, monkeypatch):
+    """Recording a socket, or forgetting it, that finds the database busy neither refuses the connection nor leaves a
+    closed phone online: the write is tried again in the background."""
+    from sqlalchemy import exc
+    q = app.extensions["queue"]
+    real = {"connected": q.connected, "disconnected": q.disconnected}
+    failures = {"connected": 1, "disconnected": 2}
+
+    def flaky(name):
+        def write(*args):
+            """Busy the first time(s), then the real write."""
+            if failures[name]:
+                failures[name] -= 1
+                raise exc.TimeoutError("QueuePool limit of size 1 overflow 0 reached")
+            return real[name](*args)
+        return write
+    monkeypatch.setattr(q, "connected", flaky("connected"))
+    monkeypatch.setattr(q, "disconnected", flaky("disconnected"))
+    crd = connect(app, client, {"event": event["slug"], "coordinator": event["token"]})  # its first write is busy
+    assert any(m["name"] == "snapshot" for m in crd.connect_messages)  # connected all the same
+    par = connect(app, client, {"event": event["slug"], "participant": new_token()})
+    assert_ok(act(par, "join", {"pseudonym": "Tulip"}))
+    until(lambda: snap(crd)["team"][0]["online"] is True, "the retried write to record the console's socket")
+    assert snap(crd)["line"][0]["online"] is True
+    par.disconnect()  # the first two attempts to forget it are busy
+    until(lambda: snap(crd)["line"][0]["online"] is False, "the retried write to forget the phone's socket")
+    assert failures == {"connected": 0, "disconnected": 0}
+
+
+def until(predicate, what: str, timeout: float = 15) -> None:
+    """Poll a condition (the retries sleep 1 s, then 2 s)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+
+
 def test_failed_broadcast_does_not_fail_a_committed_action(app, client, event, monkeypatch):
     """When sending the messages fails after the commit (e.g. no pooled connection for a `me`), the ack is still ok."""
     import coordinator.sockets as handlers

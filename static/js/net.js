@@ -105,6 +105,11 @@
     });
     socket.on("connect_error", function (err) {
       // A refusal by the server carries {code, message}; network failures do not (Socket.IO retries those).
+      if (err && err.data && err.data.code === "busy") {  // the server was too busy to let us in: try again soon
+        self._setStatus("reconnecting");
+        setTimeout(function () { if (!self.stopped) socket.connect(); }, 500 + Math.random() * 1500);
+        return;
+      }
       if (err && err.data && err.data.code) {
         self.stopped = true;
         if (self.opts.onRefused) self.opts.onRefused(err.data);

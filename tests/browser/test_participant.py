@@ -332,6 +332,21 @@ def test_a_closed_page_never_connects_again(live_server, phone):
     assert stored == []
 
 
+def test_a_connection_refused_as_busy_is_tried_again(live_server, phone):
+    """A server too busy to accept the connection answers `busy` (nothing is wrong with the phone): the page keeps
+    trying and is live again, with no error shown; any other refusal stops it."""
+    ev = create_event(live_server)
+    page = open_page(phone(), live_server, ev)
+    page.evaluate("""() => {
+        const c = PQNet.current;
+        c.socket.disconnect();
+        c.socket.listeners("connect_error")[0]({data: {code: "busy", message: "busy"}});
+    }""")
+    assert page.evaluate("!!PQNet.current.stopped") is False
+    expect(page.locator("#conn")).to_have_attribute("data-status", "live", timeout=WAIT)
+    expect(page.locator("#error")).to_be_hidden()
+
+
 def test_join_answered_busy_is_sent_again_until_it_lands(server_factory, phone):
     """While another process holds the database's write lock, the join is answered `busy` (nothing changed); the page
     keeps sending it with the same op id, and once the lock is free the person is in line exactly once."""
