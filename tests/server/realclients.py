@@ -61,6 +61,12 @@ class Peer:
         self.got: dict[str, list] = {"snapshot": [], "state": [], "me": [], "console": [], "announcement": []}
         for name in self.got:
             self.sio.on(name, self._recorder(name))
+        self.refusals: list = []  # what the server said when it refused to connect us
+        self.sio.on("connect_error", self._refused)
+
+    async def _refused(self, data=None):
+        """Keep a refusal's data ({code, message} from this server)."""
+        self.refusals.append(data)
 
     def _recorder(self, name: str):
         """A handler that appends the message to its list."""

@@ -16,6 +16,7 @@ import time
 
 import pytest
 import requests
+import socketio
 import realclients  # noqa: E402
 from realclients import Peer, create_event, http_snapshot, new_op, participant_auth
 
@@ -94,10 +95,20 @@ async def _join_all_at_once(url: str, ev: dict, n: int):
     """Connect n participants (a few at a time), then send every join at once; retry `busy` answers."""
     gate = asyncio.Semaphore(20)
 
+    refusals = []
+
     async def connect() -> Peer:
-        """One participant with a fresh token."""
+        """One participant with a fresh token. A connection refused as `busy` is tried again, as the pages do."""
         async with gate:
-            return await Peer(url, participant_auth(ev["slug"], secrets.token_urlsafe(32))).connect()
+            while True:
+                peer = Peer(url, participant_auth(ev["slug"], secrets.token_urlsafe(32)))
+                try:
+                    return await peer.connect()
+                except socketio.exceptions.ConnectionError:
+                    refusals.extend(peer.refusals)
+                    if not peer.refusals or peer.refusals[-1]["data"]["code"] != "busy" or len(refusals) > 100:
+                        raise
+                    await asyncio.sleep(0.5)
 
     async def join(i: int, peer: Peer) -> list[str]:
         """Join; on `busy`, wait a little and send the same op again (for up to 3 minutes on a loaded machine).
@@ -116,4 +127,5 @@ async def _join_all_at_once(url: str, ev: dict, n: int):
     finally:
         await asyncio.gather(*(p.close() for p in peers))
     final = await asyncio.to_thread(http_snapshot, url, ev["slug"], ev["token"])
+    assert all(r["data"]["code"] == "busy" for r in refusals), refusals  # refused only as busy, never `internal`
     return answers, final
