@@ -51,12 +51,12 @@ def on_connect(auth=None):
         join_room(r)
     app, sid = current_app._get_current_object(), request.sid
 
-    def record(retry: bool = True) -> bool:
+    def record(retry: bool) -> bool:
         """Record the socket (a retry is skipped if the socket closed while it waited)."""
         if retry and not socketio.server.manager.is_connected(sid, "/"):
             return False
         return q.connected(who, sid, app.extensions["process"])
-    _presence(app, who.event_id, lambda: record(retry=False), retry=record)
+    _presence(app, who.event_id, record)
     socketio.emit("snapshot", q.snapshot(who), to=sid)
 
 
@@ -66,28 +66,28 @@ def on_disconnect(reason=None):
     if who is None:
         return
     q, sid = queue(), request.sid
-    _presence(current_app._get_current_object(), who.event_id, lambda: q.disconnected(who, sid))
+    _presence(current_app._get_current_object(), who.event_id, lambda retry: q.disconnected(who, sid))
 
 
-def _presence(app, event_id: int, write, retry=None, attempt: int = 0) -> None:
-    """Run a presence write and tell the consoles. A busy database neither refuses a connection nor leaves a closed
-    socket online: the write (or `retry`, if given) is tried again in the background, up to 5 times, further apart
-    each time."""
+def _presence(app, event_id: int, write, attempt: int = 0) -> None:
+    """Run a presence write, `write(retry)`, and tell the consoles. A busy database neither refuses a connection nor
+    leaves a closed socket online: the write is tried again in the background, up to 5 times, further apart each
+    time."""
     try:
-        if write():
+        if write(attempt > 0):
             push_console(app, event_id)
     except Exception as e:
         if not is_busy(e) or attempt >= 5:
             log.warning("presence update failed: %s", e.__class__.__name__)
             return
-        socketio.start_background_task(_presence_later, app, event_id, retry or write, attempt + 1)
+        socketio.start_background_task(_presence_later, app, event_id, write, attempt + 1)
 
 
 def _presence_later(app, event_id: int, write, attempt: int) -> None:
     """The retry of a presence write that found the database busy."""
     socketio.sleep(attempt)
     with app.app_context():
-        _presence(app, event_id, write, attempt=attempt)
+        _presence(app, event_id, write, attempt)
 
 
 def on_snapshot(data=None):
