@@ -16,6 +16,7 @@
 
   var ACK_TIMEOUT_MS = 8000;     // an unanswered action is re-sent after this long
   var OFFLINE_AFTER_MS = 10000;  // "reconnecting" turns into "offline since" after this long without a connection
+  var TRANSIENT_REFUSALS = ["busy", "internal"];  // connect refusals worth another try
 
   /** Random bytes as base64url (no padding). */
   function randomId(bytes) {
@@ -37,8 +38,9 @@
   }
 
   /**
-   * Create a client. opts: {auth: function () -> object, onSnapshot(snap), onState(msg), onMe(msg),
-   * onAnnouncement(a), onStatus(status, since), onBye(err), onRefused(err), onServerTime(offset)}.
+   * Create a client. opts: {auth: function () -> object, reconnectionDelayMax (ms, default 5000),
+   * onSnapshot(snap), onState(msg), onMe(msg), onAnnouncement(a), onStatus(status, since), onBye(err),
+   * onRefused(err), onServerTime(offset)}.
    * onState returns false when it cannot apply the message (the client then asks for a snapshot).
    */
   function Client(opts) {
@@ -87,7 +89,9 @@
     var self = this;
     var socket = global.io({
       auth: function (cb) { cb(self.opts.auth()); },
-      reconnectionDelay: 500, reconnectionDelayMax: 5000, timeout: 10000
+      // Thousands of phones back off up to 5 s so a restarted server is not hit all at once; a page with few
+      // copies (the console) asks for less, so a coordinator sees "connected" within a few seconds.
+      reconnectionDelay: 500, reconnectionDelayMax: this.opts.reconnectionDelayMax || 5000, timeout: 10000
     });
     this.socket = socket;
     global.PQNet.current = this;  // for debugging in the console and for tests
@@ -105,7 +109,9 @@
     });
     socket.on("connect_error", function (err) {
       // A refusal by the server carries {code, message}; network failures do not (Socket.IO retries those).
-      if (err && err.data && err.data.code === "busy") {  // the server was too busy to let us in: try again soon
+      // A passing server fault (too busy, or failed while starting up) is tried again; only a refusal that says the
+      // credentials are wrong or the event is gone is final. Socket.IO does not retry a refusal by itself.
+      if (err && err.data && TRANSIENT_REFUSALS.indexOf(err.data.code) >= 0) {
         self._setStatus("reconnecting");
         setTimeout(function () { if (!self.stopped) socket.connect(); }, 500 + Math.random() * 1500);
         return;

@@ -322,3 +322,51 @@ def test_form_without_js_passphrase_and_no_token(live_server, browser):
     expect(other.locator("#gate-no-token")).to_be_visible()
     expect(other.locator("#app")).to_be_hidden()
     ctx.close()
+
+
+def test_console_reconnects_after_a_transient_refusal(live_server, browser):
+    """A connect refused for a passing server fault (`internal`, `busy`) is tried again; only a refusal that says
+    the credentials are wrong or the event is gone ends the page. Here the first namespace connect after a server
+    restart is answered `internal` (rewritten on the wire): the console must still come back by itself."""
+    # Service workers blocked: page.route does not see requests a service worker answers.
+    ctx = browser.new_context(viewport={"width": 360, "height": 740}, locale="en-US", service_workers="block")
+    page = ctx.new_page()
+    armed, refused = [], []
+    internal = '44{"message":"x","data":{"code":"internal","message":"Something went wrong."}}'
+
+    def rewrite(packet: str) -> str:
+        """Once armed, the server's first namespace-connect answer ("40{...sid...}") becomes an `internal` refusal."""
+        if armed and not refused and packet.startswith("40{"):
+            refused.append(packet)
+            return internal
+        return packet
+
+    def on_polling(route):
+        """Long-polling answers hold several packets separated by the record separator."""
+        resp = route.fetch()
+        route.fulfill(response=resp, body="\x1e".join(rewrite(p) for p in resp.text().split("\x1e")))
+
+    def on_websocket(ws):
+        """Pass WebSocket frames through both ways, rewriting the server's."""
+        server = ws.connect_to_server()
+        ws.on_message(lambda m: server.send(m))
+        server.on_message(lambda m: ws.send(rewrite(m) if isinstance(m, str) else m))
+
+    # Routed before the page loads (WebSocket routing is set up when a document starts).
+    page.route(re.compile(r".*/socket\.io/\?.*transport=polling.*"), on_polling)
+    page.route_web_socket(re.compile(r".*/socket\.io/\?.*transport=websocket.*"), on_websocket)
+    link = create_from_start_page(page, live_server.url, "Refused once")
+    page.goto(link)
+    expect(page.locator("#conn")).to_have_text("connected")
+
+    live_server.stop()
+    expect(page.locator("#conn")).not_to_have_text("connected")
+    armed.append(True)
+    live_server.start()
+    slug = re.search(r"/c/(\w+)", link).group(1)
+    Api(live_server.url, slug, "").join("After")
+    expect(page.locator("#line > li")).to_have_count(1)
+    expect(page.locator("#conn")).to_have_text("connected")
+    assert refused, "the refusal was never injected"
+    expect(page.locator("#app")).to_be_visible()
+    ctx.close()
