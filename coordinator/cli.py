@@ -10,6 +10,7 @@ from .broadcast import publish, push_console
 from .domain.store import is_busy
 from .extensions import socketio
 from .gcpolicy import QuietCollector
+from .sockets import close_gone
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,7 @@ def run_ticker(app: Flask) -> None:
                     since_beat = 0
                     for event_id in q.heartbeat(app.extensions["process"], stale_ms):
                         push_console(app, event_id)  # a dead process's phones are offline now
+                close_gone(app)  # revoked coordinators' and deleted events' sockets on this process
                 for out in q.tick() if ticking else ():
                     publish(app, out)
                 since_purge += interval

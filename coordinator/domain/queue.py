@@ -424,6 +424,11 @@ class Queue:
         with self.store.read() as s:
             return list(s.scalars(select(Connection.sid).where(Connection.coordinator_id == coordinator_id)))
 
+    def existing_events(self, ids: list[int]) -> list[int]:
+        """Which of these event ids still exist (not purged)."""
+        with self.store.read() as s:
+            return list(s.scalars(select(Event.id).where(Event.id.in_(ids))))
+
     def coordinator_tokens_revoked(self, ids: list[int]) -> list[int]:
         """Which of these coordinator ids are revoked."""
         with self.store.read() as s:
