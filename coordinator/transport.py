@@ -247,4 +247,5 @@ def guard(server: socketio.Server, messages: int, size: int, window: float) -> N
     server class, so their classes are swapped; the subclasses add no state of their own but the budget)."""
     server.__class__ = GuardedServer
     server.eio.__class__ = GuardedEngineIO
+    server.eio.on("message", server._handle_eio_message)  # registered as a bound method before the swap
     server.eio.pq_budget = (messages, size, window)
