@@ -46,6 +46,11 @@ class Outcome:
     revoked: list = field(default_factory=list)
 
 
+# Actions that delete personal data (a person's rows; a push subscription): their old bytes are scrubbed from the
+# SQLite WAL at once (Store.scrub), as after a panic or a purge.
+SCRUB_AFTER = {"delete_me", "set_push"}
+
+
 class PassphraseRequired(Unauthorized):
     """The coordinator link is right, but its owner also set a passphrase that was missing or wrong."""
 
@@ -159,7 +164,10 @@ class Queue:
         args = v.only_fields(args, act.fields)
         had = who.participant_id
         try:
-            return self._perform(who, act, args, op)
+            out = self._perform(who, act, args, op)
+            if act.name in SCRUB_AFTER and out.changed:
+                self.store.scrub()  # the deleted data's old copies leave the WAL now
+            return out
         except IntegrityError:
             who.participant_id = had  # the transaction rolled back: so does what it taught us about the caller
             # A constraint caught a race the locks should have prevented (or a duplicate op id): nothing changed.
@@ -253,6 +261,7 @@ class Queue:
             self._recheck(s, who)
             out = Outcome(ev.id, ev.slug, {"purged": True}, purged=True, changed=True, server_now=self.clock.now())
             self._delete_event(s, ev.id)
+        self.store.scrub()
         return out
 
     # ------------------------------------------------------------ time
@@ -306,6 +315,8 @@ class Queue:
             with self.store.write() as s:
                 if self.store.lock_event(s, id=event_id) is not None:
                     self._delete_event(s, event_id)
+        if due:
+            self.store.scrub()
         return [slug for _, slug in due]
 
     def _delete_event(self, s, event_id: int) -> None:
