@@ -26,7 +26,10 @@ def body() -> dict:
     """The request's JSON object (empty body: {})."""
     if not request.get_data(cache=True):
         return {}
-    data = request.get_json(silent=True)
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:  # nested deeper than the JSON decoder goes: not a body this API takes
+        data = None
     if not isinstance(data, dict):
         raise BadRequest("The body must be a JSON object.")
     return data

@@ -3,6 +3,11 @@ that left sockets open, open redirects, 500s on odd input, and the contract's sm
 server's transport guards are in tests/server/test_flood.py, the WAL's bytes in tests/test_wal_scrub.py)."""
 from __future__ import annotations
 
+import json
+import random
+from urllib.parse import quote
+
+import pytest
 from sqlalchemy import delete, select
 
 from coordinator.domain.models import Connection
@@ -81,3 +86,69 @@ def test_panic_disconnects_every_client_of_the_event(app, client, event):
         assert not sio.is_connected()
         assert "bye" in [m["name"] for m in sio.queue]
     assert bystander.is_connected()
+
+
+# ---------------------------------------------------------------- 4. open redirect
+
+@pytest.mark.parametrize("target", [
+    "/%09/evil.example", "/%0a/x", "/%0d%0aSet-Cookie:x=1", "//evil.example", "/\\evil.example", "\\\\evil.example",
+    "https://evil.example", "javascript:alert(1)", "/%5C/evil.example".replace("%5C", "\\"), "/\t/evil.example",
+    " /x", "/%00", "/" + "a" * 600, "//%09evil.example", "%2F%2Fevil.example", "http:/evil.example",
+])
+def test_language_switch_never_leaves_the_site(client, target):
+    """Anything that is not a plain path on this site goes to "/"; a newline is not a 500."""
+    r = client.get("/lang/en?next=" + (target if "%" in target else quote(target, safe="")))
+    assert r.status_code == 302, r.status_code
+    assert r.headers["Location"] == "/", r.headers["Location"]
+
+
+@pytest.mark.parametrize("target", ["/", "/e/AbCd1234", "/e/AbCd1234/board", "/c/AbCd1234?x=1"])
+def test_language_switch_keeps_same_site_paths(client, target):
+    """A path on this site is kept as it was."""
+    r = client.get("/lang/ru?next=" + quote(target, safe=""))
+    assert r.status_code == 302 and r.headers["Location"] == target
+
+
+# ---------------------------------------------------------------- 5. odd HTTP bodies: stable 400s, never 500
+
+def nested(depth: int, leaf="x") -> str:
+    """JSON nested `depth` levels deep, alternating lists and objects."""
+    return "".join('{"a":' if i % 2 else "[" for i in range(depth)) + json.dumps(leaf) + \
+        "".join("}" if i % 2 else "]" for i in reversed(range(depth)))
+
+
+def odd_bodies(rng: random.Random, n: int) -> list[bytes]:
+    """Request bodies a fuzzer would send: deep nesting, wrong types, broken encodings, huge numbers."""
+    fixed = ['{"op":"abcdefgh","args":' + nested(5000) + "}", nested(5000), '{"args":' + nested(800) + "}",
+             '{"op":"abcdefgh\\n"}', '{"op":' + "9" * 5000 + "}", '{"op":1e999}', '{"op":NaN}', "[]", "null",
+             '"x"', "{", '{"op":"abcdefgh","args":{"pseudonym":' + nested(3000) + "}}", '{"\\ud800":1}',
+             '{"op":"abcdefgh","args":{"pseudonym":"\\u0000"}}', '{"op":"abcdefgh","args":[]}']
+    out = [b.encode() for b in fixed] + [b"\xff\xfe\x00", b"\x00" * 100]
+    alphabet = '[]{}":,0123456789abc\\ '
+    while len(out) < n:
+        base = list(rng.choice(fixed)[:300])
+        for _ in range(rng.randint(1, 6)):
+            base.insert(rng.randint(0, len(base)), rng.choice(alphabet))
+        out.append("".join(base).encode())
+    return out
+
+
+def test_http_fuzz_never_answers_500(client, event, caplog):
+    """600 odd bodies to the action endpoint as the owner (and creation): every answer is a JSON error with a stable
+    code and no traceback, nothing changes, and nothing is logged as a crash."""
+    before = client.get(f"/api/events/{event['slug']}").json["data"]["v"]
+    rng = random.Random(5)
+    names = ["broadcast", "join", "settings", "detain", "panic", "nope"]
+    codes = set()
+    for body in odd_bodies(rng, 600):
+        r = client.post(f"/api/events/{event['slug']}/actions/{rng.choice(names)}", data=body,
+                        content_type="application/json", headers={"X-Coordinator-Token": event["token"]})
+        assert r.status_code < 500, (r.status_code, body[:80])
+        codes.add(r.json["error"]["code"])
+        assert "Traceback" not in r.get_data(as_text=True)
+    for body in odd_bodies(rng, 30):
+        r = client.post("/api/events", data=body, content_type="application/json")
+        assert r.status_code < 500 and r.json["ok"] is False, (r.status_code, body[:80])
+    assert client.get(f"/api/events/{event['slug']}").json["data"]["v"] == before
+    assert codes <= {"bad_request", "forbidden", "unknown_action", "rate_limited", "not_found", "too_large"}, codes
+    assert not [rec for rec in caplog.records if rec.levelname in ("ERROR", "CRITICAL")]
