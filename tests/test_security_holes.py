@@ -152,3 +152,19 @@ def test_http_fuzz_never_answers_500(client, event, caplog):
     assert client.get(f"/api/events/{event['slug']}").json["data"]["v"] == before
     assert codes <= {"bad_request", "forbidden", "unknown_action", "rate_limited", "not_found", "too_large"}, codes
     assert not [rec for rec in caplog.records if rec.levelname in ("ERROR", "CRITICAL")]
+
+
+# ---------------------------------------------------------------- 6. the contract: full matches
+
+def test_op_and_tokens_with_a_trailing_newline_are_refused(app, client, event):
+    """Python's `$` matches before a final newline: "abcdefgh\\n" was accepted as an op different from "abcdefgh"."""
+    crd = connect(app, client, {"event": event["slug"], "coordinator": event["token"]})
+    ack = crd.emit("action", {"action": "broadcast", "op": "abcdefgh\n", "args": {"text": "x"}}, callback=True)
+    assert ack["ok"] is False and ack["error"]["code"] == "bad_request", ack
+    assert not socketio.test_client(app, auth={"event": event["slug"], "coordinator": event["token"] + "\n"},
+                                    flask_test_client=client).is_connected()
+    assert not socketio.test_client(app, auth={"event": event["slug"], "participant": new_token() + "\n"},
+                                    flask_test_client=client).is_connected()
+    r = client.post(f"/api/events/{event['slug']}/actions/broadcast", json={"op": "abcdefgh\n", "args": {"text": "x"}},
+                    headers={"X-Coordinator-Token": event["token"]})
+    assert r.status_code == 400 and r.json["error"]["code"] == "bad_request"
