@@ -51,7 +51,7 @@ def principal(slug: str):
 def domain_error(e: DomainError):
     """Domain errors keep their code and message; the retryable ones (rate_limited, busy) say when to retry."""
     resp, status = fail(e.code, e.message, STATUS_BY_CODE.get(e.code, e.status))
-    if isinstance(e, ratelimit.RateLimited):
+    if getattr(e, "retry_after", None) is not None:  # the action limit, the passphrase slow-down
         resp.headers["Retry-After"] = ratelimit.retry_after_header(e.retry_after)
     elif isinstance(e, Busy):
         resp.headers["Retry-After"] = str(BUSY_RETRY_AFTER)

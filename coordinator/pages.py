@@ -156,7 +156,8 @@ def set_language(code: str):
     """Remember an explicit language choice and go back."""
     resp = redirect(same_site_path(request.args.get("next", "/")))
     if code in ("ru", "en"):
-        resp.set_cookie("lang", code, max_age=365 * 86400, samesite="Lax", httponly=True)
+        resp.set_cookie("lang", code, max_age=365 * 86400, samesite="Lax", httponly=True,
+                        secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")))
     return resp
 
 

@@ -22,6 +22,30 @@ class NoWebSocketCompression:
         return self.app(environ, start_response)
 
 
+class SocketHeaders:
+    """WSGI middleware: the security headers of every other response on Engine.IO's own HTTP answers (polling and
+    handshake), which are made by python-engineio and never pass through Flask's after_request."""
+
+    HEADERS = (("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'; base-uri 'none'"),
+               ("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "no-referrer"),
+               ("X-Frame-Options", "DENY"), ("Cache-Control", "no-store"))
+
+    def __init__(self, app, path: str = "/socket.io"):
+        self.app, self.path = app, path
+
+    def __call__(self, environ, start_response):
+        """Add the headers a Socket.IO answer lacks (never to a WebSocket upgrade's 101)."""
+        if not environ.get("PATH_INFO", "").startswith(self.path):
+            return self.app(environ, start_response)
+
+        def with_headers(status, headers, exc_info=None):
+            if not status.startswith("101"):
+                have = {name.lower() for name, _ in headers}
+                headers = list(headers) + [(n, v) for n, v in self.HEADERS if n.lower() not in have]
+            return start_response(status, headers, exc_info) if exc_info else start_response(status, headers)
+        return self.app(environ, with_headers)
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Inbound guards: what one socket may send. python-engineio and python-socketio expose no hook before a frame is
 # decoded, nor a per-socket budget, so the app's server objects get the small subclasses below (`guard`).

@@ -168,3 +168,70 @@ def test_op_and_tokens_with_a_trailing_newline_are_refused(app, client, event):
     r = client.post(f"/api/events/{event['slug']}/actions/broadcast", json={"op": "abcdefgh\n", "args": {"text": "x"}},
                     headers={"X-Coordinator-Token": event["token"]})
     assert r.status_code == 400 and r.json["error"]["code"] == "bad_request"
+
+
+# ---------------------------------------------------------------- 7. smaller holes
+
+def test_only_the_owner_may_panic(app, client, event):
+    """A co-coordinator's panic is refused over the socket and over HTTP, as the console offers it to the owner only;
+    the event is still there afterwards."""
+    owner = connect(app, client, {"event": event["slug"], "coordinator": event["token"]})
+    inv = act(owner, "invite", {"label": "Helper"})["result"]
+    helper = connect(app, client, {"event": event["slug"], "coordinator": inv["token"]})
+    ack = act(helper, "panic")
+    assert ack["ok"] is False and ack["error"]["code"] == "forbidden", ack
+    r = client.post(f"/api/events/{event['slug']}/actions/panic", json={"op": new_op()},
+                    headers={"X-Coordinator-Token": inv["token"]})
+    assert r.status_code == 403 and r.json["error"]["code"] == "forbidden"
+    assert client.get(f"/api/events/{event['slug']}").status_code == 200
+
+
+def test_passphrase_guesses_are_slowed_down(client, monkeypatch):
+    """Five wrong passphrases cost nothing; then each wrong one locks the link for 1, 2, 4 ... seconds, when even
+    the right passphrase is answered `rate_limited` with Retry-After; afterwards the right one works and clears it."""
+    from coordinator import passphrase
+    now = [1000.0]
+    throttle = passphrase.GuessThrottle(clock=lambda: now[0])
+    monkeypatch.setattr(passphrase, "GUESSES", throttle)
+    r = client.post("/api/events", json={"title": "Guarded", "passphrase": "correct horse"})
+    slug, token = r.json["event"]["event"]["slug"], r.json["coordinator_token"]
+
+    def snapshot(phrase: str):
+        return client.get(f"/api/events/{slug}/snapshot",
+                          headers={"X-Coordinator-Token": token, "X-Coordinator-Passphrase": phrase})
+
+    assert [snapshot(f"wrong {i}").json["error"]["code"] for i in range(6)] == ["passphrase_required"] * 6
+    locked = snapshot("correct horse")
+    assert locked.status_code == 429 and locked.json["error"]["code"] == "rate_limited"
+    assert locked.headers["Retry-After"] == "1"
+    now[0] += 1
+    assert snapshot("wrong 7").json["error"]["code"] == "passphrase_required"
+    assert snapshot("wrong 8").headers["Retry-After"] == "2"  # locked again, for longer
+    now[0] += 2
+    assert snapshot("correct horse").status_code == 200
+    assert throttle.fails == {}
+
+
+def test_session_cookie_is_secure_behind_https(tmp_path):
+    """With an https PUBLIC_URL every cookie the app sets is Secure (the session one had no Secure flag)."""
+    from coordinator import create_app
+    from coordinator.extensions import db
+    app = create_app({"TESTING": True, "SECRET_KEY": "test", "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/s.db",
+                      "ASYNC_MODE": "threading", "RUN_TICKER": False, "PUBLIC_URL": "https://picket.example"})
+    with app.app_context():
+        db.create_all()
+    web = app.test_client()
+    cookies = web.get("/").headers.getlist("Set-Cookie") + web.get("/lang/en").headers.getlist("Set-Cookie")
+    assert any(c.startswith("session=") for c in cookies), cookies
+    assert all("; Secure" in c for c in cookies), cookies
+    with app.app_context():
+        db.engine.dispose()
+
+
+def test_socketio_polling_answers_carry_a_csp(client):
+    """Engine.IO's polling answers are made outside Flask: they get the same kind of security headers."""
+    r = client.get("/socket.io/?EIO=4&transport=polling")
+    assert r.status_code == 200 and r.get_data(as_text=True).startswith("0{")
+    assert "default-src 'none'" in r.headers["Content-Security-Policy"]
+    assert r.headers["X-Content-Type-Options"] == "nosniff"
+    assert len(r.headers.getlist("Content-Security-Policy")) == 1

@@ -57,15 +57,19 @@ class PassphraseRequired(Unauthorized):
     code = "passphrase_required"
 
 
-def _check_passphrase(stored: str | None, given: object) -> None:
-    """Refuse a coordinator whose passphrase (when one was set) is missing or wrong."""
+def _check_passphrase(stored: str | None, given: object, link: str) -> None:
+    """Refuse a coordinator whose passphrase (when one was set) is missing or wrong; wrong guesses for one link
+    (`link`: its token's hash) are slowed down (passphrase.GuessThrottle)."""
     if not stored:
         return
     if given in (None, ""):
         raise PassphraseRequired("This coordinator link also needs its passphrase.")
-    from ..passphrase import check_passphrase  # Argon2 only, no Flask; imported late to avoid an import cycle
+    from ..passphrase import GUESSES, check_passphrase  # Argon2 only, no Flask; imported late (an import cycle)
+    GUESSES.check(link)
     if not check_passphrase(stored, given):
+        GUESSES.failed(link)
         raise PassphraseRequired("The passphrase is wrong.")
+    GUESSES.succeeded(link)
 
 
 class Queue:
@@ -141,7 +145,7 @@ class Queue:
                     raise BadRequest("A passphrase goes with a coordinator token.")
                 return Principal("observer", ev.id, ev.slug)
         # Argon2 is slow on purpose: verify after the read transaction has ended.
-        _check_passphrase(stored, auth.get("passphrase"))
+        _check_passphrase(stored, auth.get("passphrase"), who.token_hash)
         return who
 
     # ------------------------------------------------------------ actions
@@ -259,6 +263,8 @@ class Queue:
             if ev is None:
                 raise NotFound("No such event.")
             self._recheck(s, who)
+            if not who.owner:  # as the console offers it: the owner only
+                raise Forbidden("Only the event's owner may do this.")
             out = Outcome(ev.id, ev.slug, {"purged": True}, purged=True, changed=True, server_now=self.clock.now())
             self._delete_event(s, ev.id)
         self.store.scrub()
