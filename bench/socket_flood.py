@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import statistics
 import sys
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 import requests
@@ -125,7 +127,11 @@ def main() -> None:
         print(f"server RSS: before {rss_before / 1e6:.1f} MB, peak {peak[0] / 1e6:.1f} MB, "
               f"after {rss_after / 1e6:.1f} MB (after/before {rss_after / rss_before:.2f})")
         print(f"target: flood p95 < 200 ms: {'met' if percentile(flood, 95) < 200 else 'MISSED'}")
-        print(f"server log lines: {len(srv.log().splitlines())}")
+        lines = srv.log().splitlines()
+        kinds = Counter(re.sub(r"\d+", "N", line)[:100] for line in lines)
+        print(f"server log lines: {len(lines)}; the most frequent:")
+        for text, n in kinds.most_common(4):
+            print(f"  {n:>5} x {text}")
     finally:
         srv.stop()
 

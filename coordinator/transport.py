@@ -250,8 +250,8 @@ class GuardedServer(socketio.Server):
         if data[0] in RESERVED_EVENTS:
             if pkt.id is not None:
                 self._send_packet(eio_sid, self.packet_class(sio_packet.ACK, namespace=pkt.namespace, id=pkt.id, data=[
-                    {"ok": False, "error": {"code": "reserved_event",
-                                            "message": f"'{data[0]}' is reserved and cannot be sent by a client."}}]))
+                    {"ok": False, "error": {"code": "unknown_event",
+                                            "message": f"'{data[0]}' is reserved: a client cannot send it."}}]))
             return
         self._handle_event(eio_sid, pkt.namespace, pkt.id, data)
 
@@ -266,10 +266,50 @@ class _NoSocket:
     _pq_logged = False
 
 
+MAX_QUEUED = 16  # frames a simple-websocket reader may hold that Engine.IO has not taken yet
+
+
+def bounded_simple_websocket(base: type) -> type:
+    """gevent and threading modes read WebSockets with simple-websocket, whose reader thread (a greenlet under gevent)
+    reads as fast as the client sends, into an unbounded list, without yielding while data keeps coming, and without
+    a message size limit (engineio's gevent driver passes none). This version of the driver's class gives it the
+    size limit, yields after every read, and closes a socket whose unread frames pile up past MAX_QUEUED."""
+    import simple_websocket
+
+    class BoundedServer(simple_websocket.Server):
+        def _handle_events(self):
+            keep_going = super()._handle_events()
+            if len(self.input_buffer) > MAX_QUEUED:
+                self.event.set()
+                return False  # the reader stops and closes the connection
+            time.sleep(0)  # a green yield under gevent; lets other threads take the GIL in threading mode
+            return keep_going
+
+    class BoundedWebSocketWSGI(base):
+        def __init__(self, handler, server, **kwargs):
+            super().__init__(handler, server, **kwargs)
+            self.server_args["max_message_size"] = int(server.max_http_buffer_size)
+
+        def __call__(self, environ, start_response):
+            """As SimpleWebSocketWSGI.__call__, with the bounded server."""
+            self.ws = BoundedServer(environ, **self.server_args)
+            ret = self.app(self)
+            if self.ws.mode == "gunicorn":
+                raise StopIteration()
+            if self.ws.mode == "werkzeug":
+                raise ConnectionError()
+            return ret
+    return BoundedWebSocketWSGI
+
+
 def guard(server: socketio.Server, messages: int, size: int, window: float) -> None:
     """Turn Flask-SocketIO's server objects into the guarded ones (Flask-SocketIO builds them itself and takes no
     server class, so their classes are swapped; the subclasses add no state of their own but the budget)."""
     server.__class__ = GuardedServer
     server.eio.__class__ = GuardedEngineIO
     server.eio.on("message", server._handle_eio_message)  # registered as a bound method before the swap
+    ws_class = server.eio._async.get("websocket")
+    from engineio.async_drivers._websocket_wsgi import SimpleWebSocketWSGI
+    if isinstance(ws_class, type) and issubclass(ws_class, SimpleWebSocketWSGI):
+        server.eio._async = dict(server.eio._async, websocket=bounded_simple_websocket(ws_class))
     server.eio.pq_budget = (messages, size, window)

@@ -150,7 +150,7 @@ def test_socket_fuzz_changes_nothing_and_logs_little(server_factory):
 
 
 def test_lifecycle_names_refused_on_the_wire(server_factory):
-    """`421["disconnect"]` is answered `reserved_event` and the socket stays connected and counted."""
+    """`421["disconnect"]` is answered `unknown_event` and the socket stays connected and counted."""
     srv = server_factory()
     ev = create_event(srv.url)
     ws = open_socket(srv.url, {"event": ev["slug"], "coordinator": ev["token"]})
@@ -158,7 +158,7 @@ def test_lifecycle_names_refused_on_the_wire(server_factory):
     answer = ws.recv()
     while not answer.startswith("431"):
         answer = ws.recv()
-    assert json.loads(answer[3:])[0]["error"]["code"] == "reserved_event"
+    assert json.loads(answer[3:])[0]["error"]["code"] == "unknown_event"
     r = requests.get(f"{srv.url}/api/events/{ev['slug']}/snapshot", headers={"X-Coordinator-Token": ev["token"]},
                      timeout=20)
     assert [c["online"] for c in r.json()["data"]["team"]] == [True]
