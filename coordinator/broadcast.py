@@ -297,6 +297,10 @@ def revoke_connections(app: Flask, coordinator_id: int) -> None:
 
 
 def _close_gone(app: Flask) -> None:
-    """Close this process's sockets of revoked coordinators and deleted events (see sockets.close_gone)."""
+    """Close this process's sockets of revoked coordinators and deleted events (see sockets.close_gone). With a
+    message queue the `bye` just emitted reaches even this process's sockets through the queue, a moment later:
+    closing them now would lose it, so every process's ticker closes them (within a tick) instead."""
+    if app.config.get("MESSAGE_QUEUE"):
+        return
     from .sockets import close_gone  # sockets imports this module
     close_gone(app)

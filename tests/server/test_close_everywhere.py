@@ -34,8 +34,10 @@ async def _scenario(url_a: str, url_b: str, ev: dict, other: dict, invite: dict,
     phone = await Peer(url_a, participant_auth(slug, secrets.token_urlsafe(32))).connect()
     board = await Peer(url_a, {"event": slug}).connect()
     bystander = await Peer(url_a, {"event": other["slug"]}).connect()
-    byes = []
+    near = await Peer(url_b, {"event": slug}).connect()  # on the process that runs the panic
+    byes, near_byes = [], []
     helper.sio.on("bye", lambda data=None: byes.append(data))
+    near.sio.on("bye", lambda data=None: near_byes.append(data))
     try:
         assert (await phone.act("join", {"pseudonym": "Tulip"}))["ok"]
         with engine.begin() as conn:  # the row could go missing in many ways; the socket must close regardless
@@ -45,9 +47,10 @@ async def _scenario(url_a: str, url_b: str, ev: dict, other: dict, invite: dict,
         assert byes and byes[0]["code"] == "unauthorized"
         assert phone.sio.connected and board.sio.connected
         assert http_action(url_b, slug, ev["token"], "panic")["ok"]
-        await wait_for(lambda: not phone.sio.connected and not board.sio.connected,
-                       what="every socket of the event on A to close after the panic on B")
+        await wait_for(lambda: not phone.sio.connected and not board.sio.connected and not near.sio.connected,
+                       what="every socket of the event on A and B to close after the panic on B")
+        assert near_byes and near_byes[0]["code"] == "not_found"  # `bye` first, through the queue, then the close
         assert bystander.sio.connected
     finally:
-        for peer in (helper, phone, board, bystander):
+        for peer in (helper, phone, board, bystander, near):
             await peer.close()
