@@ -1,5 +1,17 @@
-"""WebSocket transport settings that Engine.IO does not expose."""
+"""The transport around Socket.IO: WebSocket settings Engine.IO does not expose, security headers on its HTTP answers,
+and guards on what one socket may send (issue 9): a budget per socket, binary data refused, malformed frames ignored
+with at most one short log line, and Socket.IO's reserved event names kept away from the server's handlers."""
 from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import engineio
+import socketio
+from engineio import exceptions as eio_exceptions
+from engineio import socket as eio_socket
+from socketio import packet as sio_packet
 
 
 class NoWebSocketCompression:
@@ -49,16 +61,6 @@ class SocketHeaders:
 # ---------------------------------------------------------------------------------------------------------------
 # Inbound guards: what one socket may send. python-engineio and python-socketio expose no hook before a frame is
 # decoded, nor a per-socket budget, so the app's server objects get the small subclasses below (`guard`).
-
-import logging  # noqa: E402
-import threading  # noqa: E402
-import time  # noqa: E402
-
-import engineio  # noqa: E402
-import socketio  # noqa: E402
-from engineio import exceptions as eio_exceptions  # noqa: E402
-from engineio import socket as eio_socket  # noqa: E402
-from socketio import packet as sio_packet  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -236,8 +238,10 @@ class GuardedServer(socketio.Server):
             else:
                 raise ValueError("unexpected packet type")
         except _Refuse as e:
-            if sock is not None:
-                sock.refuse(str(e)) if isinstance(sock, GuardedSocket) else self.eio.disconnect(eio_sid)
+            if isinstance(sock, GuardedSocket):
+                sock.refuse(str(e))
+            elif sock is not None:
+                self.eio.disconnect(eio_sid)
         except Exception:  # noqa: BLE001 - malformed input: one short line per socket, never a traceback
             GATE.note(sock if sock is not None else _NoSocket, "malformed packet ignored")
 
