@@ -4,6 +4,7 @@ server's transport guards are in tests/server/test_flood.py, the WAL's bytes in 
 from __future__ import annotations
 
 import json
+import os
 import random
 from urllib.parse import quote
 
@@ -235,3 +236,27 @@ def test_socketio_polling_answers_carry_a_csp(client):
     assert "default-src 'none'" in r.headers["Content-Security-Policy"]
     assert r.headers["X-Content-Type-Options"] == "nosniff"
     assert len(r.headers.getlist("Content-Security-Policy")) == 1
+
+
+def test_binary_event_header_keeps_nothing(app, client, event):
+    """A binary event announcing a huge attachment count used to be parked in the server, waiting for attachments
+    that were then all kept in memory; now it is refused and nothing is parked for any socket."""
+    obs = connect(app, client, {"event": event["slug"]})
+    socketio.server._handle_eio_message(obs.eio_sid, '45999999999-["action",{"_placeholder":true,"num":0}]')
+    socketio.server._handle_eio_message(obs.eio_sid, b"\x00" * 1000)
+    assert socketio.server._binary_packet == {}
+
+
+def test_flask_purge_scrubs_the_files(app, client, event):
+    """`flask purge` (cron) deletes an expired event and leaves none of its bytes in the database, -wal or -shm."""
+    crd = connect(app, client, {"event": event["slug"], "coordinator": event["token"]})
+    par = connect(app, client, {"event": event["slug"], "participant": new_token()})
+    assert act(par, "join", {"pseudonym": "Cronpurge7Qx"})["ok"]
+    assert act(crd, "settings", {"purge_after_ms": 0})["ok"] and act(crd, "end")["ok"]
+    app.config["CLOCK"].advance(1)
+    path = app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///")
+    files = [path, path + "-wal", path + "-shm"]
+    assert any(b"Cronpurge7Qx" in open(f, "rb").read() for f in files)
+    result = app.test_cli_runner().invoke(args=["purge"])
+    assert "purged 1 event(s)" in result.output, result.output
+    assert not any(b"Cronpurge7Qx" in open(f, "rb").read() for f in files if os.path.exists(f))
