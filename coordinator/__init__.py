@@ -41,6 +41,10 @@ def create_app(test_config: dict | None = None) -> Flask:
         max_http_buffer_size=app.config["MAX_HTTP_BUFFER_SIZE"], ping_interval=app.config["PING_INTERVAL"],
         ping_timeout=app.config["PING_TIMEOUT"], logger=False, engineio_logger=False,
         json=None, always_connect=False, manage_session=True)
+    from .transport import SocketHeaders, guard
+    app.wsgi_app = SocketHeaders(app.wsgi_app)  # CSP and friends on Engine.IO's polling answers too
+    guard(socketio.server, app.config["SOCKET_INBOUND_MESSAGES"], app.config["SOCKET_INBOUND_BYTES"],
+          app.config["SOCKET_INBOUND_WINDOW_SECONDS"])  # binary refused, lifecycle names refused, a budget per socket
     if not app.config["WEBSOCKET_COMPRESSION"]:
         from .transport import NoWebSocketCompression
         app.wsgi_app = NoWebSocketCompression(app.wsgi_app)

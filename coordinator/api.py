@@ -26,7 +26,10 @@ def body() -> dict:
     """The request's JSON object (empty body: {})."""
     if not request.get_data(cache=True):
         return {}
-    data = request.get_json(silent=True)
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:  # nested deeper than the JSON decoder goes: not a body this API takes
+        data = None
     if not isinstance(data, dict):
         raise BadRequest("The body must be a JSON object.")
     return data
@@ -48,7 +51,7 @@ def principal(slug: str):
 def domain_error(e: DomainError):
     """Domain errors keep their code and message; the retryable ones (rate_limited, busy) say when to retry."""
     resp, status = fail(e.code, e.message, STATUS_BY_CODE.get(e.code, e.status))
-    if isinstance(e, ratelimit.RateLimited):
+    if getattr(e, "retry_after", None) is not None:  # the action limit, the passphrase slow-down
         resp.headers["Retry-After"] = ratelimit.retry_after_header(e.retry_after)
     elif isinstance(e, Busy):
         resp.headers["Retry-After"] = str(BUSY_RETRY_AFTER)

@@ -35,6 +35,7 @@ def publish(app: Flask, out) -> None:
     if out.purged:
         outbox(app).forget(out.event_id)
         socketio.emit("bye", {"code": "not_found", "message": "This event was deleted."}, to=room(out.event_id, "all"))
+        _close_gone(app)  # this process's sockets of the event now; every other process's at its next tick
         return
     if not out.changed:
         return
@@ -292,3 +293,14 @@ def revoke_connections(app: Flask, coordinator_id: int) -> None:
                   to=coordinator_room(coordinator_id))
     for sid in app.extensions["queue"].coordinator_sids(coordinator_id):
         socketio.server.disconnect(sid, namespace="/")
+    _close_gone(app)  # also the sockets with no `connections` row, from this process's rooms (others: their ticker)
+
+
+def _close_gone(app: Flask) -> None:
+    """Close this process's sockets of revoked coordinators and deleted events (see sockets.close_gone). With a
+    message queue the `bye` just emitted reaches even this process's sockets through the queue, a moment later:
+    closing them now would lose it, so every process's ticker closes them (within a tick) instead."""
+    if app.config.get("MESSAGE_QUEUE"):
+        return
+    from .sockets import close_gone  # sockets imports this module
+    close_gone(app)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 import click
 from flask import Flask
@@ -10,6 +11,7 @@ from .broadcast import publish, push_console
 from .domain.store import is_busy
 from .extensions import socketio
 from .gcpolicy import QuietCollector
+from .sockets import close_gone
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +33,8 @@ def run_ticker(app: Flask) -> None:
                     since_beat = 0
                     for event_id in q.heartbeat(app.extensions["process"], stale_ms):
                         push_console(app, event_id)  # a dead process's phones are offline now
+                close_gone(app)  # revoked coordinators' and deleted events' sockets on this process
+                q.store.scrub_if_due()  # a deletion's WAL checkpoint that a reader postponed
                 for out in q.tick() if ticking else ():
                     publish(app, out)
                 since_purge += interval
@@ -67,9 +71,15 @@ def init_app(app: Flask) -> None:
     @app.cli.command("purge")
     def purge_command():
         """End events past their maximum age, and delete events whose retention time has passed."""
-        app.extensions["queue"].end_stale()
-        slugs = app.extensions["queue"].purge_due()
+        q = app.extensions["queue"]
+        q.end_stale()
+        slugs = q.purge_due()
         click.echo(f"purged {len(slugs)} event(s)")
+        for _ in range(40):  # a running server's readers may keep the WAL in use for a moment
+            if q.store.scrub_if_due():
+                return
+            time.sleep(0.25)
+        click.echo("the WAL could not be truncated yet; the running server's ticker will do it", err=True)
 
     @app.cli.command("tick")
     def tick_command():

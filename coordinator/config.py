@@ -20,6 +20,12 @@ class Defaults:
     MESSAGE_QUEUE = None               # e.g. redis://127.0.0.1:6379/0 to run several server processes
     CORS_ALLOWED_ORIGINS: list | None = None  # None: same origin only; never "*"
     MAX_HTTP_BUFFER_SIZE = 16_384      # bytes; the product's messages are tiny
+    # What one socket may send (coordinator/transport.py): frames and bytes per window, a burst of the whole budget
+    # then the steady rate. A socket over it is closed (a phone reconnects; its place is kept). Real clients send a
+    # few frames a minute: actions are limited to 30 per 10 s per actor (ACTION_BURST), plus snapshots and pongs.
+    SOCKET_INBOUND_MESSAGES = 60
+    SOCKET_INBOUND_BYTES = 128 * 1024
+    SOCKET_INBOUND_WINDOW_SECONDS = 10
     PING_INTERVAL = 20
     # Forgiving: a phone on a weak network that answers a ping late keeps its socket; a dropped socket costs no
     # place, but a reconnect costs a snapshot. See docs/benchmarks.md ("The heartbeat drops, explained").

@@ -69,7 +69,7 @@ def _action_paths() -> dict:
                           "503": {"$ref": "#/components/responses/busy"}},
         }}
     paths["/api/events/{slug}/actions/panic"] = {"post": {
-        "operationId": "action_panic", "summary": "End the event and delete all of its data now (coordinator).",
+        "operationId": "action_panic", "summary": "End the event and delete all of its data now (the owner only).",
         "parameters": [{"$ref": "#/components/parameters/slug"}], "security": [{"coordinator": []}],
         "requestBody": {"required": True, "content": {"application/json": {"schema": {
             "type": "object", "properties": {"op": OP}, "required": ["op"]}}}},

@@ -139,15 +139,25 @@ def console(slug: str):
     return resp
 
 
+# A path on this site: printable ASCII URL characters only (no backslash, no control or blank characters, which
+# browsers drop or turn into "/"), starting with one "/" (not "//", which names another host).
+SAME_SITE_PATH = re.compile(r"/(?![/\\])[A-Za-z0-9._~!$&'()*+,;=:@%/?-]{0,500}")
+
+
+def same_site_path(target: object) -> str:
+    """The redirect target if it is a path on this site, else "/"."""
+    if not isinstance(target, str) or not SAME_SITE_PATH.fullmatch(target):
+        return "/"
+    return target
+
+
 @bp.get("/lang/<code>")
 def set_language(code: str):
     """Remember an explicit language choice and go back."""
-    target = request.args.get("next", "/")
-    if not target.startswith("/") or target.startswith("//"):
-        target = "/"
-    resp = redirect(target)
+    resp = redirect(same_site_path(request.args.get("next", "/")))
     if code in ("ru", "en"):
-        resp.set_cookie("lang", code, max_age=365 * 86400, samesite="Lax", httponly=True)
+        resp.set_cookie("lang", code, max_age=365 * 86400, samesite="Lax", httponly=True,
+                        secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")))
     return resp
 
 

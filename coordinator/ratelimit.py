@@ -1,10 +1,12 @@
 """One action rate limit per actor, shared by socket and HTTP actions, kept in this process's memory.
 
-Each actor (a participant by token hash, a coordinator by id; never an address) has a token bucket of ACTION_BURST
-actions that refills evenly over ACTION_WINDOW_SECONDS. The bucket belongs to the actor, not to a connection, so
-reconnecting, opening another tab or switching to HTTP does not refill it. A bucket left alone for a whole window is
-full again, which is the same as having none, so it is dropped: memory holds only actors active in the last window,
-and MAX_KEYS bounds even that. This is not queue state: a restart forgets the buckets, and with several server
+Each actor (a participant by token hash, a coordinator by id; never an address) may do at most ACTION_BURST actions in
+any ACTION_WINDOW_SECONDS (a rolling window: 30 in any 10 s by default, exactly as docs/protocol.md says). The limiter
+keeps the times of the actor's last ACTION_BURST allowed actions; one more is allowed once the oldest of them is a
+whole window old. (A token bucket, used before, let a burst of 30 and then 3 a second through: 59 in 10 s.) The
+record belongs to the actor, not to a connection, so reconnecting, opening another tab or switching to HTTP does not
+reset it. A record whose newest action is a whole window old limits nothing, so it is dropped: memory holds only
+actors active in the last window, and MAX_KEYS bounds even that. This is not queue state: a restart forgets the buckets, and with several server
 processes each process counts on its own (see docs/threat-model.md).
 """
 from __future__ import annotations
@@ -12,13 +14,13 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 
 from flask import Flask
 
 from .domain import DomainError
 
-MAX_KEYS = 100_000  # about 30 MB of buckets at most; beyond it the least recently used bucket is forgotten
+MAX_KEYS = 50_000  # at most about 60 MB of records (30 times each); beyond it the least recently used is forgotten
 
 
 class RateLimited(DomainError):
@@ -32,31 +34,33 @@ class RateLimited(DomainError):
 
 
 class ActionLimiter:
-    """Token buckets by key, oldest use first, so idle ones are found and evicted at the front."""
+    """The times of each key's last `burst` allowed actions, least recently used key first (evicted at the front)."""
 
     def __init__(self, burst: int, window: float, max_keys: int = MAX_KEYS, clock=time.monotonic):
-        """`burst` actions at once, refilled over `window` seconds; at most `max_keys` buckets."""
-        self.burst, self.window, self.max_keys, self.clock = float(burst), float(window), max_keys, clock
-        self.rate = self.burst / self.window  # tokens per second
+        """At most `burst` actions in any `window` seconds per key; at most `max_keys` keys."""
+        self.burst, self.window, self.max_keys, self.clock = int(burst), float(window), max_keys, clock
         self.lock = threading.Lock()  # green under eventlet/gevent monkey-patching
-        self.buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()  # key -> (tokens, when counted)
+        self.buckets: OrderedDict[str, deque] = OrderedDict()  # key -> times of its last `burst` allowed actions
 
     def take(self, key: str) -> float:
         """Spend one action of the key's budget: 0 when allowed, else the seconds until the next one is."""
         now = self.clock()
         with self.lock:
             self._evict(now)
-            tokens, at = self.buckets.pop(key, (self.burst, now))
-            tokens = min(self.burst, tokens + (now - at) * self.rate)
-            allowed = tokens >= 1
-            self.buckets[key] = (tokens - 1 if allowed else tokens, now)  # re-inserted last: the newest use
-            return 0.0 if allowed else (1 - tokens) / self.rate
+            times = self.buckets.pop(key, None)
+            if times is None:
+                times = deque(maxlen=self.burst)
+            self.buckets[key] = times  # re-inserted last: the newest use
+            if len(times) >= self.burst and now - times[0] < self.window:
+                return times[0] + self.window - now  # refused attempts do not count
+            times.append(now)
+            return 0.0
 
     def _evict(self, now: float) -> None:
-        """Forget buckets idle for a whole window (full again), and the least recently used beyond max_keys."""
+        """Forget keys whose newest action is a whole window old, and the least recently used beyond max_keys."""
         while self.buckets:
-            _, at = next(iter(self.buckets.values()))
-            if now - at < self.window and len(self.buckets) < self.max_keys:
+            times = next(iter(self.buckets.values()))
+            if times and now - times[-1] < self.window and len(self.buckets) < self.max_keys:
                 return
             self.buckets.popitem(last=False)
 

@@ -35,6 +35,8 @@ class WindowLimiter:
 def init_app(app: Flask) -> None:
     """Install headers and error handlers."""
     app.extensions["create_limiter"] = WindowLimiter(app.config["CREATE_LIMIT_PER_MINUTE"])
+    if str(app.config.get("PUBLIC_URL") or "").startswith("https://"):
+        app.config["SESSION_COOKIE_SECURE"] = True  # served over https: the cookies never travel in clear
 
     @app.after_request
     def headers(resp):

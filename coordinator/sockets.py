@@ -158,3 +158,26 @@ def init_app(app) -> None:
     socketio.on_event("action", on_action)
     socketio.on_event("*", on_other)
     socketio.on_error_default(on_error)
+
+
+def close_gone(app) -> int:
+    """Close this process's sockets that must not stay open: a revoked coordinator's, and every socket of an event
+    that no longer exists (panic, purge). Found from this process's rooms, not from the `connections` table, so a
+    socket whose row is missing is closed too; every process runs it from its ticker, and revocation and panic run it
+    at once. Returns how many sockets were closed."""
+    manager = socketio.server.manager
+    rooms = list(manager.rooms.get("/", {}))
+    coordinators = {int(r[1:]): r for r in rooms if isinstance(r, str) and r[:1] == "c" and r[1:].isdigit()}
+    events = {int(r[1:-4]): r for r in rooms
+              if isinstance(r, str) and r[:1] == "e" and r.endswith(":all") and r[1:-4].isdigit()}
+    if not coordinators and not events:
+        return 0
+    q = app.extensions["queue"]
+    doomed = [coordinators[c] for c in q.coordinator_tokens_revoked(list(coordinators))] if coordinators else []
+    if events:
+        alive = set(q.existing_events(list(events)))
+        doomed += [r for e, r in events.items() if e not in alive]
+    sids = {sid for r in doomed for sid, _ in manager.get_participants("/", r)}
+    for sid in sids:
+        socketio.server.disconnect(sid, namespace="/", ignore_queue=True)
+    return len(sids)

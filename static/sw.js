@@ -1,5 +1,7 @@
 /* Picket Queue service worker (scope "/"): keeps the participant page's app shell for reloads without network, and
- * shows Web Push alerts. It never caches the socket, the API or the coordinator console.
+ * shows Web Push alerts. It never caches the socket, the API or the coordinator console. A cached event page (its
+ * title and place) is dropped as soon as the server answers it with 404 (the event was purged), and when the page says
+ * so ({forget: path}) after a `bye`, a refusal as not found, or the person deleting their data.
  */
 "use strict";
 
@@ -38,6 +40,8 @@ self.addEventListener("fetch", function (event) {
       if (resp.ok) {
         var copy = resp.clone();
         caches.open(SHELL_CACHE).then(function (cache) { cache.put(url.pathname, copy); });
+      } else if (resp.status === 404 || resp.status === 410) {
+        forgetPage(url.pathname);  // the event is gone: so is our copy of its page
       }
       return resp;
     }).catch(function () {
@@ -66,8 +70,17 @@ function pageLanguage() {
     .then(function (r) { return r ? r.text() : "ru"; }).catch(function () { return "ru"; });
 }
 
+/** Drop the cached copy of an event page. */
+function forgetPage(path) {
+  return caches.open(SHELL_CACHE).then(function (cache) { return cache.delete(path); }).catch(function () {});
+}
+
 self.addEventListener("message", function (event) {
   var data = event.data || {};
+  if (typeof data.forget === "string" && isParticipantPage(new URL(data.forget, self.location.origin))) {
+    event.waitUntil(forgetPage(new URL(data.forget, self.location.origin).pathname));
+    return;
+  }
   if (data.lang === "ru" || data.lang === "en") {
     caches.open(SETTINGS_CACHE).then(function (cache) { return cache.put("/__pq_lang", new Response(data.lang)); });
   }

@@ -1,4 +1,4 @@
-"""The action limiter: token buckets per actor, refill, bounded memory, and one budget across socket and HTTP."""
+"""The action limiter: a rolling window per actor, bounded memory, and one budget across socket and HTTP."""
 from __future__ import annotations
 
 from pytest import approx
@@ -8,17 +8,35 @@ from coordinator.ratelimit import ActionLimiter, retry_after_header
 from conftest import HandClock as Clock, new_op, new_token
 
 
-def test_burst_then_refill_at_the_window_rate():
-    """`burst` actions at once, then one more per window/burst seconds; the wait says exactly how long."""
+def test_at_most_burst_in_any_window():
+    """`burst` actions, then the next one when the oldest of them is a whole window old; the wait says exactly how
+    long, and refused attempts spend nothing."""
     clock = Clock()
-    lim = ActionLimiter(3, 30, clock=clock)  # one token every 10 s
-    assert [lim.take("a") for _ in range(3)] == [0.0, 0.0, 0.0]
-    assert lim.take("a") == approx(10.0)
-    clock.t = 4.0
-    assert lim.take("a") == approx(6.0)  # refused attempts do not spend anything
-    clock.t = 10.0
-    assert lim.take("a") == 0.0
-    assert lim.take("a") == approx(10.0)
+    lim = ActionLimiter(3, 30, clock=clock)
+    for t in (0.0, 1.0, 2.0):
+        clock.t = t
+        assert lim.take("a") == 0.0
+    clock.t = 3.0
+    assert lim.take("a") == approx(27.0)
+    clock.t = 30.0
+    assert lim.take("a") == 0.0  # the action at 0 s is out of the window
+    assert lim.take("a") == approx(1.0)  # the one at 1 s leaves it at 31 s
+
+
+def test_what_the_protocol_says_30_in_any_10_seconds():
+    """Issue 9: a client trying many actions a second got 32 through in 1.5 s and 59 in 10 s (a token bucket: a burst
+    of 30 plus 3 a second). Now no rolling 10 s window holds more than 30, and steady trying gets 3 a second."""
+    clock = Clock()
+    lim = ActionLimiter(30, 10, clock=clock)
+    allowed = []
+    for i in range(32 * 30):  # 30 s of 32 attempts a second (1/32 s is exact in binary: no rounding at the edges)
+        clock.t = i / 32
+        if lim.take("greedy") == 0.0:
+            allowed.append(clock.t)
+    assert len([t for t in allowed if t < 1.5]) == 30
+    assert len([t for t in allowed if t < 10]) == 30
+    assert max(len([t for t in allowed if start <= t < start + 10]) for start in allowed) == 30
+    assert len(allowed) == 90  # 30 per 10 s over 30 s
 
 
 def test_keys_do_not_share():
@@ -30,24 +48,22 @@ def test_keys_do_not_share():
     assert lim.take("c:7") == 0.0
 
 
-def test_idle_buckets_are_evicted():
-    """A bucket unused for a whole window is full again, so it is dropped; a busy one is kept."""
+def test_idle_records_are_evicted():
+    """A key whose newest action is a whole window old limits nothing, so it is dropped; a busy one is kept."""
     clock = Clock()
-    lim = ActionLimiter(2, 10, clock=clock)  # one token every 5 s
+    lim = ActionLimiter(2, 10, clock=clock)
     for i in range(50):
         lim.take(f"idle{i}")
     lim.take("busy")
-    lim.take("busy")
-    assert len(lim) == 51
     clock.t = 5.0
-    assert lim.take("busy") == 0.0  # one token came back; now empty again
-    clock.t = 9.0
-    lim.take("other")
-    assert len(lim) == 52  # nothing is a full window old yet
+    lim.take("busy")
+    assert lim.take("busy") == approx(5.0)
+    assert len(lim) == 51
     clock.t = 10.0
-    assert lim.take("busy") == 0.0  # one more token in 5 s
-    assert len(lim) == 2  # the 50 idle ones are gone; busy and other remain
-    assert lim.take("busy") == approx(5.0)  # its state was kept
+    lim.take("other")
+    assert len(lim) == 2  # the 50 idle ones are gone; busy (newest at 5 s) and other remain
+    assert lim.take("busy") == 0.0  # the action at 0 s left the window
+    assert lim.take("busy") == approx(5.0)  # its record was kept: the one at 5 s is still in it
 
 
 def test_memory_is_capped():

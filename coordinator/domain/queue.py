@@ -46,21 +46,30 @@ class Outcome:
     revoked: list = field(default_factory=list)
 
 
+# Actions that delete personal data (a person's rows; a push subscription): their old bytes are scrubbed from the
+# SQLite WAL at once (Store.scrub), as after a panic or a purge.
+SCRUB_AFTER = {"delete_me", "set_push"}
+
+
 class PassphraseRequired(Unauthorized):
     """The coordinator link is right, but its owner also set a passphrase that was missing or wrong."""
 
     code = "passphrase_required"
 
 
-def _check_passphrase(stored: str | None, given: object) -> None:
-    """Refuse a coordinator whose passphrase (when one was set) is missing or wrong."""
+def _check_passphrase(stored: str | None, given: object, link: str) -> None:
+    """Refuse a coordinator whose passphrase (when one was set) is missing or wrong; wrong guesses for one link
+    (`link`: its token's hash) are slowed down (passphrase.GuessThrottle)."""
     if not stored:
         return
     if given in (None, ""):
         raise PassphraseRequired("This coordinator link also needs its passphrase.")
-    from ..passphrase import check_passphrase  # Argon2 only, no Flask; imported late to avoid an import cycle
+    from ..passphrase import GUESSES, check_passphrase  # Argon2 only, no Flask; imported late (an import cycle)
+    GUESSES.check(link)
     if not check_passphrase(stored, given):
+        GUESSES.failed(link)
         raise PassphraseRequired("The passphrase is wrong.")
+    GUESSES.succeeded(link)
 
 
 class Queue:
@@ -136,7 +145,7 @@ class Queue:
                     raise BadRequest("A passphrase goes with a coordinator token.")
                 return Principal("observer", ev.id, ev.slug)
         # Argon2 is slow on purpose: verify after the read transaction has ended.
-        _check_passphrase(stored, auth.get("passphrase"))
+        _check_passphrase(stored, auth.get("passphrase"), who.token_hash)
         return who
 
     # ------------------------------------------------------------ actions
@@ -159,7 +168,10 @@ class Queue:
         args = v.only_fields(args, act.fields)
         had = who.participant_id
         try:
-            return self._perform(who, act, args, op)
+            out = self._perform(who, act, args, op)
+            if act.name in SCRUB_AFTER and out.changed:
+                self.store.scrub()  # the deleted data's old copies leave the WAL now
+            return out
         except IntegrityError:
             who.participant_id = had  # the transaction rolled back: so does what it taught us about the caller
             # A constraint caught a race the locks should have prevented (or a duplicate op id): nothing changed.
@@ -251,8 +263,11 @@ class Queue:
             if ev is None:
                 raise NotFound("No such event.")
             self._recheck(s, who)
+            if not who.owner:  # as the console offers it: the owner only
+                raise Forbidden("Only the event's owner may do this.")
             out = Outcome(ev.id, ev.slug, {"purged": True}, purged=True, changed=True, server_now=self.clock.now())
             self._delete_event(s, ev.id)
+        self.store.scrub()
         return out
 
     # ------------------------------------------------------------ time
@@ -306,6 +321,8 @@ class Queue:
             with self.store.write() as s:
                 if self.store.lock_event(s, id=event_id) is not None:
                     self._delete_event(s, event_id)
+        if due:
+            self.store.scrub()
         return [slug for _, slug in due]
 
     def _delete_event(self, s, event_id: int) -> None:
@@ -423,6 +440,11 @@ class Queue:
         """Open sockets of one coordinator, on any server process."""
         with self.store.read() as s:
             return list(s.scalars(select(Connection.sid).where(Connection.coordinator_id == coordinator_id)))
+
+    def existing_events(self, ids: list[int]) -> list[int]:
+        """Which of these event ids still exist (not purged)."""
+        with self.store.read() as s:
+            return list(s.scalars(select(Event.id).where(Event.id.in_(ids))))
 
     def coordinator_tokens_revoked(self, ids: list[int]) -> list[int]:
         """Which of these coordinator ids are revoked."""

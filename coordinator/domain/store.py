@@ -6,6 +6,10 @@ serialised across threads, greenlets and processes, and each check-then-act runs
 """
 from __future__ import annotations
 
+import logging
+import os
+import sqlite3
+import threading
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -21,7 +25,12 @@ SQLITE_PRAGMAS = (
     "PRAGMA synchronous=NORMAL",   # durable across process crashes in WAL mode (an OS crash may lose the last commit)
     "PRAGMA foreign_keys=ON",
     "PRAGMA secure_delete=ON",     # purged rows are overwritten, not just unlinked
+    # After a checkpoint that empties the WAL, SQLite cuts it back to at most this size instead of keeping its
+    # largest size forever (-1, the default). Deletions additionally truncate it to zero bytes (Store.scrub).
+    "PRAGMA journal_size_limit=1048576",
 )
+SQLITE_FILE_MODE = 0o600  # the database; SQLite gives its -wal and -shm files the database file's mode
+log = logging.getLogger(__name__)
 # How long a SQLite writer waits for the database's single write lock before "database is locked" (then the caller
 # answers `busy`). pysqlite's `timeout` connect argument sets it, so SQLALCHEMY_ENGINE_OPTIONS
 # {"connect_args": {"timeout": 5}} or `?timeout=5` in the URL overrides this default.
@@ -39,6 +48,7 @@ def configure_engine(engine: Engine) -> Engine:
     @sa_event.listens_for(engine, "do_connect")
     def _on_do_connect(_dialect, _record, _cargs, cparams):
         cparams.setdefault("timeout", SQLITE_BUSY_TIMEOUT_S)  # the busy timeout, unless the configuration set one
+        private_files(sqlite_path(engine))
 
     @sa_event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record):
@@ -55,6 +65,32 @@ def configure_engine(engine: Engine) -> Engine:
 
     engine._pq_configured = True
     return engine
+
+
+def sqlite_path(engine: Engine) -> str | None:
+    """The database file of a SQLite engine (None: another database, or one in memory)."""
+    name = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not name or name == ":memory:" or name.startswith("file:"):
+        return None
+    return name
+
+
+def private_files(path: str | None) -> None:
+    """Create the database file readable by this user only (0600) before SQLite does (it would use 0644 less the
+    umask), and tighten the database, -wal and -shm files made by an older version. SQLite creates the -wal and
+    -shm files with the database file's mode, so they are 0600 as well."""
+    if path is None:
+        return
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, SQLITE_FILE_MODE))
+    except OSError:
+        return  # a read-only or missing folder: SQLite reports it on connect
+    for name in (path, path + "-wal", path + "-shm"):
+        try:
+            if os.stat(name).st_mode & 0o077:
+                os.chmod(name, SQLITE_FILE_MODE)
+        except OSError:
+            pass
 
 
 def make_engine(url: str, **kwargs) -> Engine:
@@ -89,6 +125,39 @@ class Store:
         self._read = sessionmaker(engine, expire_on_commit=False)
         self._write = sessionmaker(writer, expire_on_commit=False)
         self.is_postgres = engine.dialect.name == "postgresql"
+        self.path = sqlite_path(engine)
+        self.scrub_due = False  # a deletion whose old bytes may still be in the WAL
+        self._scrub_lock = threading.Lock()
+
+    def scrub(self) -> bool:
+        """After a deletion: leave no copy of the deleted rows in the files. secure_delete has zeroed them in the
+        database's pages; older copies of those pages stay in the WAL until a checkpoint has copied the WAL into the
+        database and cut the WAL to zero bytes (TRUNCATE). A reader in the middle of a transaction keeps the WAL in
+        use: then False, and `scrub_due` stays set for the next try (the ticker tries every round). SQLite only;
+        for PostgreSQL see docs/operations.md."""
+        if self.path is None:
+            return True
+        self.scrub_due = True
+        with self._scrub_lock:
+            conn = None
+            try:
+                # Its own short-lived connection with a short busy timeout: never the pool's, never a long wait.
+                conn = sqlite3.connect(self.path, timeout=0.05, isolation_level=None)
+                busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            except sqlite3.Error as e:
+                log.warning("WAL checkpoint after a deletion postponed: %s", e.__class__.__name__)
+                return False
+            finally:
+                if conn is not None:
+                    conn.close()
+            if busy:
+                return False
+            self.scrub_due = False
+            return True
+
+    def scrub_if_due(self) -> bool:
+        """Retry a scrub that a busy database postponed; True when nothing is left to do."""
+        return self.scrub() if self.scrub_due else True
 
     @contextmanager
     def write(self) -> Iterator[Session]:

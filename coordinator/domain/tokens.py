@@ -19,7 +19,7 @@ def new_slug(length: int = 10) -> str:
 
 def valid_token(token: object) -> bool:
     """True when the value looks like a token this product accepts."""
-    return isinstance(token, str) and bool(TOKEN_RE.match(token))
+    return isinstance(token, str) and bool(TOKEN_RE.fullmatch(token))
 
 
 def hash_token(token: str) -> str:

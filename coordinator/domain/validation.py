@@ -66,7 +66,7 @@ def number(value: object, name: str, lo: float, hi: float) -> float:
 
 def op_id(value: object) -> str:
     """A client operation id."""
-    if not isinstance(value, str) or not OP_RE.match(value):
+    if not isinstance(value, str) or not OP_RE.fullmatch(value):
         raise BadRequest("'op' must be 8-64 characters of letters, digits, '-' or '_'.")
     return value
 

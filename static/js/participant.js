@@ -151,6 +151,9 @@
   function forget() {
     ["token", "snap", "offset", "alerted", "name"].forEach(store.del);
     alerted = {};
+    // The service worker's offline copy of this page holds the event's title and place: drop it too.
+    var sw = navigator.serviceWorker && navigator.serviceWorker.controller;
+    if (sw) sw.postMessage({forget: location.pathname});
   }
 
   // ------------------------------------------------------------ drawing
