@@ -15,6 +15,10 @@ from .extensions import socketio
 log = logging.getLogger(__name__)
 
 
+# Why a socket is closed for good; the page stops reconnecting when it gets one of these.
+BYE_DELETED = {"code": "not_found", "message": "This event was deleted."}
+BYE_REVOKED = {"code": "unauthorized", "message": "Your coordinator access was revoked."}
+
 def room(event_id: int, kind: str) -> str:
     """Room names: 'obs' observers, 'par' participants, 'crd' coordinators, 'all' everyone in the event."""
     return f"e{event_id}:{kind}"
@@ -34,7 +38,7 @@ def publish(app: Flask, out) -> None:
     """Send what changed to everyone who may see it."""
     if out.purged:
         outbox(app).forget(out.event_id)
-        socketio.emit("bye", {"code": "not_found", "message": "This event was deleted."}, to=room(out.event_id, "all"))
+        socketio.emit("bye", BYE_DELETED, to=room(out.event_id, "all"))
         _close_gone(app)  # this process's sockets of the event now; every other process's at its next tick
         return
     if not out.changed:
@@ -289,8 +293,7 @@ def outbox(app: Flask) -> Outbox:
 
 def revoke_connections(app: Flask, coordinator_id: int) -> None:
     """Tell a revoked coordinator's tabs and close them (through the message queue when there are several servers)."""
-    socketio.emit("bye", {"code": "unauthorized", "message": "Your coordinator access was revoked."},
-                  to=coordinator_room(coordinator_id))
+    socketio.emit("bye", BYE_REVOKED, to=coordinator_room(coordinator_id))
     for sid in app.extensions["queue"].coordinator_sids(coordinator_id):
         socketio.server.disconnect(sid, namespace="/")
     _close_gone(app)  # also the sockets with no `connections` row, from this process's rooms (others: their ticker)

@@ -8,7 +8,7 @@ from flask_socketio import join_room, leave_room
 from socketio.exceptions import ConnectionRefusedError as Refused
 
 from . import queue, ratelimit
-from .broadcast import coordinator_room, personal_room, publish, push_console, room
+from .broadcast import BYE_DELETED, BYE_REVOKED, coordinator_room, personal_room, publish, push_console, room
 from .domain import DomainError
 from .domain.errors import Busy
 from .domain.store import is_busy
@@ -173,11 +173,15 @@ def close_gone(app) -> int:
     if not coordinators and not events:
         return 0
     q = app.extensions["queue"]
-    doomed = [coordinators[c] for c in q.coordinator_tokens_revoked(list(coordinators))] if coordinators else []
+    doomed = [(coordinators[c], BYE_REVOKED)
+              for c in q.coordinator_tokens_revoked(list(coordinators))] if coordinators else []
     if events:
         alive = set(q.existing_events(list(events)))
-        doomed += [r for e, r in events.items() if e not in alive]
-    sids = {sid for r in doomed for sid, _ in manager.get_participants("/", r)}
-    for sid in sids:
+        doomed += [(r, BYE_DELETED) for e, r in events.items() if e not in alive]
+    reasons = {sid: bye for r, bye in doomed for sid, _ in manager.get_participants("/", r)}
+    for sid, bye in reasons.items():
+        # The reason goes first, on the same socket: this may run (from the ticker) before the action that revoked
+        # or deleted sent its own `bye`, and a page that is closed without one would reconnect and be refused.
+        socketio.server.emit("bye", bye, to=sid, namespace="/", ignore_queue=True)
         socketio.server.disconnect(sid, namespace="/", ignore_queue=True)
-    return len(sids)
+    return len(reasons)

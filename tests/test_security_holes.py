@@ -89,6 +89,31 @@ def test_panic_disconnects_every_client_of_the_event(app, client, event):
     assert bystander.is_connected()
 
 
+
+@pytest.mark.parametrize("gone", ["revoked", "panic"])
+def test_a_socket_closed_by_the_ticker_is_told_why_first(app, event, gone):
+    """The ticker may find a revoked coordinator (or a deleted event) between the commit and the acting process's own
+    `bye`. The socket it closes gets its `bye` first, so the page shows the reason instead of reconnecting and being
+    refused with a bare "invalid link" (a browser test met that race)."""
+    from coordinator.sockets import close_gone
+    q = app.extensions["queue"]
+    owner_who = q.authenticate({"event": event["slug"], "coordinator": event["token"]})
+    invited = q.perform(owner_who, "invite", {"label": "Helper"}, new_op()).result
+    helper = socketio.test_client(app, auth={"event": event["slug"], "coordinator": invited["token"]})
+    assert helper.is_connected()
+    helper.get_received()
+    # The change is committed, but nothing was published yet: only the ticker's sweep can reach the socket now.
+    if gone == "revoked":
+        q.perform(owner_who, "revoke", {"coordinator": invited["coordinator"]}, new_op())
+    else:
+        q.perform(owner_who, "panic", {}, new_op())
+    with app.app_context():
+        assert close_gone(app) == 1
+    assert not helper.is_connected()
+    byes = [m["args"][0] for m in helper.queue if m["name"] == "bye"]
+    assert byes and byes[0]["code"] == ("unauthorized" if gone == "revoked" else "not_found"), byes
+
+
 # ---------------------------------------------------------------- 4. open redirect
 
 @pytest.mark.parametrize("target", [
