@@ -133,7 +133,7 @@ def entry_result(entry: Entry) -> dict:
 
 # ---------------------------------------------------------------- participant actions
 
-@action("join", "participant", ("pseudonym",), "Join the line at its end.")
+@action("join", "participant", ("pseudonym", "pow", "code"), "Join the line at its end (needs a proof of work).")
 def join(ctx, who: Principal, args):
     """Join the line; joining again with the same token returns the place already held."""
     name = v.pseudonym(args.get("pseudonym"))
@@ -153,7 +153,8 @@ def join(ctx, who: Principal, args):
     return entry_result(entry)
 
 
-@action("rejoin", "participant", (), "Join again at the end of the line after your turn, with the same name.")
+@action("rejoin", "participant", ("pow", "code"),
+        "Join again at the end of the line after your turn, with the same name (needs a proof of work).")
 def rejoin(ctx, who, args):
     """Rejoin at the end with the last pseudonym."""
     last = own_entry(ctx, who)
