@@ -65,8 +65,9 @@ class Api:
         raise RuntimeError("unreachable")
 
 
-def solve(challenge: dict) -> dict:
-    """ALTCHA v2 with PBKDF2/SHA-256: find a counter whose derived key starts with the prefix (hashlib only)."""
+def solve(challenge: dict, deadline: float = float("inf")) -> dict | None:
+    """ALTCHA v2 with PBKDF2/SHA-256: find a counter whose derived key starts with the prefix (hashlib only);
+    None when the deadline (time.monotonic) passes first."""
     p = challenge["parameters"]
     nonce, salt = bytes.fromhex(p["nonce"]), bytes.fromhex(p["salt"])
     prefix, cost, length = p["keyPrefix"], p["cost"], p.get("keyLength", 32)
@@ -76,6 +77,8 @@ def solve(challenge: dict) -> dict:
         if key.startswith(prefix):
             return {"challenge": challenge, "solution": {"counter": counter, "derivedKey": key}}
         counter += 1
+        if counter % 16 == 0 and time.monotonic() > deadline:
+            return None
 
 
 def token() -> str:
@@ -98,7 +101,9 @@ def flood(api: Api, slug: str, seconds: float, with_pow: bool = True, code: str 
                 if c == "rate_limited":  # the attacker waits as little as it is told to
                     time.sleep(min(1.0, max(0.05, end - time.monotonic())))
                 continue
-            args["pow"] = solve(body["challenge"])
+            args["pow"] = solve(body["challenge"], end)
+            if args["pow"] is None:
+                break
         out["attempts"] += 1
         status, body = api.call("POST", f"/api/events/{slug}/actions/join",
                                 {"op": secrets.token_urlsafe(12), "args": args}, {"X-Participant-Token": token()})

@@ -437,6 +437,8 @@ class Queue:
         if who.role == "participant":
             if who.participant_id is not None:
                 s.execute(update(Participant).where(Participant.id == who.participant_id).values(last_seen_at=now))
+                s.execute(update(Participant).where(Participant.id == who.participant_id,
+                                                    Participant.live_at.is_(None)).values(live_at=now))
         else:
             s.execute(update(Coordinator).where(Coordinator.id == who.coordinator_id).values(last_seen_at=now))
 
