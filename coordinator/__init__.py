@@ -60,6 +60,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(share.bp)
+    from . import joingate  # the on-site join code for a big screen (issue 8)
+    app.register_blueprint(joingate.bp)
     security.init_app(app)
     sockets.init_app(app)
     from . import cli

@@ -92,7 +92,14 @@ def _join_paths() -> dict:
                       "429": {"description": "`rate_limited`: too many challenges from this network address just "
                                              "now; retry after Retry-After seconds",
                               "headers": {"Retry-After": {"schema": {"type": "integer"}}}},
-                      "4XX": {"$ref": "#/components/responses/error"}}}}}
+                      "4XX": {"$ref": "#/components/responses/error"}}}},
+        "/api/events/{slug}/code": {"get": {
+            "operationId": "gate_code",
+            "summary": "The current on-site join code, when it changes, and an SVG QR code of the join link with it, "
+                       "for a big screen holding the event's display key (X-Display-Key header; the console gives it).",
+            "parameters": [{"$ref": "#/components/parameters/slug"}],
+            "responses": {"200": {"description": "{ok, gate, code, next_at, qr}"},
+                          "4XX": {"$ref": "#/components/responses/error"}}}}}
 
 
 def document() -> dict:

@@ -30,3 +30,9 @@ def valid(secret: str, epoch: int, now: int, given: object) -> bool:
         return False
     window = now // WINDOW_MS
     return any(hmac.compare_digest(code(secret, epoch, w), given) for w in range(window - VALID_WINDOWS + 1, window + 1))
+
+
+def display_key(secret: str) -> str:
+    """The capability a big screen needs to show the codes (the console hands it to the board in a link fragment);
+    derived from the event's secret, so nothing more is stored."""
+    return hmac.new(bytes.fromhex(secret), b"display", hashlib.sha256).hexdigest()

@@ -199,6 +199,22 @@ class Queue:
             event_id = ev.id
         return self.pow.challenge(slug, now, factor * self.pace.factor(event_id, now))
 
+    def gate_code(self, slug: str, display_key: object) -> dict:
+        """The on-site code for a big screen that holds the event's display key (see gate.display_key)."""
+        from . import gate as gate_codes
+        import hmac as _hmac
+        now = self.clock.now()
+        with self.store.read() as s:
+            ev = s.scalars(select(Event).where(Event.slug == slug)).first()
+            if ev is None:
+                raise NotFound("No such event (it may have ended and been deleted).")
+            if not isinstance(display_key, str) or not ev.gate_secret or not _hmac.compare_digest(
+                    display_key, gate_codes.display_key(ev.gate_secret)):
+                raise Unauthorized("This display link is not valid.")
+            if ev.gate != "onsite":
+                return {"gate": ev.gate}
+            return {"gate": ev.gate, "server_now": now, **gate_codes.current(ev.gate_secret, ev.gate_epoch, now)}
+
     def _check_pow(self, who: Principal, act, args: dict, op: str) -> tuple[str, int] | None:
         """A join's proof of work, checked before the event is locked (a derivation is slow). None when none is
         asked, or when this op id already has an answer (a retry is answered from it, even after the expiry)."""

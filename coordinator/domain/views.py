@@ -251,6 +251,7 @@ def joining(session: Session, ev: Event, now: int, labels: dict) -> dict:
              "flood_per_min": ev.flood_per_min, "joins_last_min": recent, "flood": recent >= ev.flood_per_min}
     if ev.gate == "onsite" and ev.gate_secret:
         block |= gate_codes.current(ev.gate_secret, ev.gate_epoch, now)
+        block["display_key"] = gate_codes.display_key(ev.gate_secret)
     return {"joining": block,
             "requests": [entry_row(e, None, labels) for e in session.execute(REQUEST_ROWS, {"event_id": ev.id})]}
 

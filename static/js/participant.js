@@ -157,7 +157,7 @@
   // ------------------------------------------------------------ drawing
 
   function screen(id) {
-    ["s-loading", "s-join", "s-wait", "s-called", "s-spot", "s-after", "s-closed"].forEach(function (s) {
+    ["s-loading", "s-join", "s-pending", "s-wait", "s-called", "s-spot", "s-after", "s-closed"].forEach(function (s) {
       show($(s), s === id);
     });
     document.body.setAttribute("data-screen", id);
@@ -189,6 +189,8 @@
     if (!me) {
       if (ev.state === "ended") { $("closed-text").textContent = T.ev_ended; screen("s-closed"); }
       else renderJoin(ev);
+    } else if (me.state === "pending") {
+      renderPending(me);
     } else if (IN_LINE.indexOf(me.state) >= 0) {
       renderWait(ev, me);
     } else if (me.state === "called") {
@@ -212,6 +214,7 @@
     if (!input.value) input.value = store.get("name") || suggestion();
     var e = snap.public.eta_new;
     $("join-eta").textContent = deleted ? T.deleted : (e && snap.public.counts.line ? etaText(e, ev) : "");
+    renderGate(ev);
   }
 
   function etaText(e, ev) {
@@ -613,6 +616,25 @@
       });
   }
 
+  /** The join form under the event's gate: the on-site code field, or the "joining is paused" note. */
+  function renderGate(ev) {
+    var onsite = ev.gate === "onsite";
+    show($("join-code-row"), onsite);
+    var m = /[#&]c=(\d{6})/.exec(location.hash);  // scanned from the big screen's QR code: the code comes along
+    if (m) {
+      $("join-code").value = m[1];
+      history.replaceState(null, "", location.pathname + location.search);
+    }
+    show($("join-paused"), !!ev.joining_paused);
+    $("join-paused").textContent = ev.joining_paused ? TJ.paused : "";
+    if (!proof) $("btn-join").disabled = !!ev.joining_paused;
+  }
+
+  function renderPending(me) {
+    screen("s-pending");
+    $("pending-name").textContent = fmt(T.name, {name: me.pseudonym});
+  }
+
   /** The "checking…" state: `share` is attempts made / attempts expected (the bar creeps towards full). */
   function showSolving(on, share) {
     show($("join-solving"), on);
@@ -637,6 +659,7 @@
     $("btn-back").addEventListener("click", function () { unlockAudio(); act("come_back", {}, this); });
     $("btn-arrive").addEventListener("click", function () { stopFlash(); act("confirm_arrival", {}, this); });
     $("btn-rejoin").addEventListener("click", function () { unlockAudio(); joinWithProof("rejoin", {}, this); });
+    $("btn-pending-leave").addEventListener("click", function () { act("leave", {}, this); });
     confirmPair("btn-leave", "leave-confirm", "btn-leave-yes", "btn-leave-no", function (b) { act("leave", {}, b); });
     confirmPair("btn-cant", "cant-confirm", "btn-cant-yes", "btn-cant-no", function (b) { act("leave", {}, b); });
     confirmPair("btn-finish", "finish-confirm", "btn-finish-yes", "btn-finish-no", function (b) {

@@ -168,7 +168,8 @@ def coordinator(session: Session, ev: Event, now: int, coordinator_id: int | Non
                "flood_per_min": ev.flood_per_min, "joins_last_min": recent, "flood": recent >= ev.flood_per_min}
     if ev.gate == "onsite":
         window = now // 60_000
-        joining |= {"code": gate.code(ev.gate_secret, ev.gate_epoch, window), "next_at": (window + 1) * 60_000}
+        joining |= {"code": gate.code(ev.gate_secret, ev.gate_epoch, window), "next_at": (window + 1) * 60_000,
+                    "display_key": gate.display_key(ev.gate_secret)}
     names = {e.ticket: e.pseudonym for e in entries}
     log = [{"id": r.id, "at": r.at, "actor": r.actor, "action": r.action, "ticket": r.ticket,
             "pseudonym": names.get(r.ticket), "detail": r.detail}
