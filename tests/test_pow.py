@@ -109,6 +109,20 @@ def test_join_needs_a_valid_unspent_proof_of_work(app, client):
     assert line_length(client, ev) == 2
 
 
+def test_a_challenge_gets_three_wrong_tries_then_is_refused_unchecked(app, client, monkeypatch):
+    ev = make_event(client)
+    good = solve(get_challenge(client, ev["slug"]))
+    calls = []
+    real = altcha.verify_solution
+    monkeypatch.setattr(altcha, "verify_solution", lambda *a, **k: calls.append(1) or real(*a, **k))
+    for i in range(5):
+        bad = json.loads(json.dumps(good))
+        bad["solution"]["counter"] += i + 1
+        assert code_of(join(client, ev["slug"], new_token(), bad)) == "pow_invalid"
+    assert len(calls) == 3  # the 4th and 5th cost the server no derivation
+    assert code_of(join(client, ev["slug"], new_token(), good)) == "pow_invalid"  # the challenge is burnt
+
+
 def test_expired_challenge_is_refused_but_a_retry_of_a_done_join_is_answered(app, client):
     ev = make_event(client)
     token, op = new_token(), new_op()

@@ -12,13 +12,15 @@ import base64
 import json
 import math
 import threading
-from collections import deque
+from collections import OrderedDict, deque
 
 import altcha
 
 from .errors import DomainError
 
 ALGORITHM = "PBKDF2/SHA-256"
+MAX_TRIES = 3                 # wrong solutions checked per challenge
+MAX_FAILURES_KEPT = 100_000   # challenges with wrong solutions remembered (oldest forgotten first)
 MAX_COST = 5_000_000  # iterations per attempt; a price factor beyond this is refused as rate_limited upstream
 
 
@@ -42,6 +44,10 @@ class ProofOfWork:
                  required: bool = True):
         self.secret = secret if isinstance(secret, bytes) else secret.encode()
         self.cost, self.prefix, self.ttl_ms, self.required = int(cost), prefix, int(ttl_ms), required
+        # Wrong solutions per challenge (by signature): checking one costs the server a derivation, so a challenge
+        # gets MAX_TRIES before it is refused unchecked; issuing challenges is what the address limits price.
+        self.lock = threading.Lock()
+        self.failures: OrderedDict[str, int] = OrderedDict()
 
     def price(self, factor: float) -> tuple[int, str]:
         """(cost, key prefix) for `factor` times the base price: the cost grows up to 16 times, then the prefix gets
@@ -95,11 +101,19 @@ class ProofOfWork:
             raise PowError("pow_invalid", "That challenge was made for another event.")
         if not isinstance(expires, int) or expires * 1000 < now_ms:
             raise PowError("pow_expired", "The challenge has expired; get a new one.")
+        sig = str(ch.get("signature"))[:128]
+        with self.lock:
+            if self.failures.get(sig, 0) >= MAX_TRIES:
+                raise PowError("pow_invalid", "Too many wrong solutions for this challenge; get a new one.")
         try:
             res = altcha.verify_solution(pl, self.secret)
         except (ValueError, TypeError, KeyError):
             res = None
         if res is None or not res.verified:
+            with self.lock:
+                self.failures[sig] = self.failures.pop(sig, 0) + 1
+                while len(self.failures) > MAX_FAILURES_KEPT:
+                    self.failures.popitem(last=False)
             if res is not None and res.expired:
                 raise PowError("pow_expired", "The challenge has expired; get a new one.")
             raise PowError("pow_invalid", "The proof of work does not check out.")
