@@ -155,7 +155,9 @@ def call(ctx: Ctx, entry: Entry, spot: Spot, busy_until: int | None) -> None:
     ctx.event.calls += 1
     ctx.session.flush()
     ctx.touch(entry)
-    ctx.log("call", entry, spot.label + (" unreachable" if lost else ""))
+    ctx.log("call", entry, spot.label)
+    if lost:  # the console says why this call will be short
+        ctx.log("unreachable", entry, str(grace // 1000))
 
 
 def line_len_at_least(ctx: Ctx, n: int) -> bool:

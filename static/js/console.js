@@ -511,6 +511,7 @@
   // ------------------------------------------------------------------ joining: flood alarm, gates, bulk removal (issue 8)
 
   var TJ = JSON.parse($("texts-joining").textContent);
+  Object.keys(TJ.log).forEach(function (k) { if (!T.log[k]) T.log[k] = TJ.log[k]; });  // the new log lines
   var bulkCount = null;   // {args, n}: the last counted selection, what "Remove n" removes
   var codeTimer = null;
 

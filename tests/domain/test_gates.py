@@ -135,7 +135,8 @@ def test_unreachable_person_is_skipped_after_the_short_grace(make_picket):
     p.c("call_next")
     called = p.entry(bot)
     assert called.deadline_at == called.called_at + 20_000
-    assert p.snapshot()["log"][0]["detail"].endswith("unreachable")  # the console says why
+    why = p.snapshot()["log"][0]
+    assert why["action"] == "unreachable" and why["detail"] == "20" and why["pseudonym"] == "Bot"  # the console says why
     p.q.clock.advance(20_001)
     p.q.tick()
     assert p.entry(bot).state == "waiting" and p.entry(bot).misses == 1  # a no-show, as after the full grace
