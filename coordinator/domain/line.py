@@ -149,8 +149,8 @@ def call(ctx: Ctx, entry: Entry, spot: Spot, busy_until: int | None) -> None:
     """Call a person to a spot; they must check in within the grace time after the spot frees (the short
     `unreachable_ms` instead when nothing can reach them: see `unreachable`)."""
     entry.state, entry.spot_id, entry.called_at, entry.arrived_at = "called", spot.id, ctx.now, None
-    lost = unreachable(ctx, entry)
-    grace = min(ctx.event.grace_ms, ctx.event.unreachable_ms) if lost else ctx.event.grace_ms
+    lost = ctx.event.unreachable_ms < ctx.event.grace_ms and unreachable(ctx, entry)
+    grace = ctx.event.unreachable_ms if lost else ctx.event.grace_ms
     entry.deadline_at = max(ctx.now, busy_until or ctx.now) + grace
     ctx.event.calls += 1
     ctx.session.flush()
