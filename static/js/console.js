@@ -554,7 +554,7 @@
       var btn = $("bulk-remove");
       btn.hidden = !bulkCount.n;
       btn.textContent = fmt(TJ.bulk_remove, {n: bulkCount.n});
-      toast(bulkCount.n ? fmt(TJ.bulk_count, {n: bulkCount.n}) : TJ.bulk_none, "ok");
+      $("bulk-result").textContent = bulkCount.n ? fmt(TJ.bulk_count, {n: bulkCount.n}) : TJ.bulk_none;
       if (bulkCount.n) btn.focus();
     });
   }
@@ -568,6 +568,7 @@
         if (!res.ok) { toast(errorText(res.error), "error"); return; }
         bulkCount = null;
         $("bulk-remove").hidden = true;
+        $("bulk-result").textContent = "";
         var undo = h("button", {type: "button", class: "btn small", text: T.btn.undo});
         undo.addEventListener("click", function () {
           undo.disabled = true;
@@ -664,7 +665,11 @@
   $("bulk-count").addEventListener("click", countBulk);
   $("bulk-remove").addEventListener("click", removeBulk);
   root.querySelectorAll("input[name=bulk-select], #bulk-since, #bulk-until").forEach(function (el) {
-    el.addEventListener("change", function () { bulkCount = null; $("bulk-remove").hidden = true; });
+    el.addEventListener("change", function () {
+      bulkCount = null;
+      $("bulk-remove").hidden = true;
+      $("bulk-result").textContent = "";
+    });
   });
   $("joining-form").addEventListener("input", function () { $("joining-form").setAttribute("data-dirty", "1"); });
   $("joining-form").addEventListener("submit", function (ev) {
