@@ -95,9 +95,14 @@ def _admit_creation() -> None:
 def challenge(slug: str):
     """A proof-of-work challenge for joining this event (ALTCHA v2, PBKDF2/SHA-256), priced by the event's recent
     joins and by this address's recent challenges; see docs/protocol.md."""
-    if request.get_data(cache=True):
-        body()  # an empty body or {} only
-    factor = addrlimit.take(current_app, "challenge")
+    data = body()  # empty, {} or {"code"}
+    unknown = set(data) - {"code"}
+    if unknown:
+        raise BadRequest(f"Unknown field(s): {', '.join(sorted(unknown))}.")
+    # Someone holding the current on-site code is at the picket: many phones on one carrier address there must not
+    # pay the address price (the event's price still applies, and the join checks the code again).
+    on_site = "code" in data and queue().code_is_current(slug, data["code"])
+    factor = 1.0 if on_site else addrlimit.take(current_app, "challenge")
     resp = jsonify({"ok": True, "challenge": queue().challenge(slug, factor)})
     resp.headers["Cache-Control"] = "no-store"
     return resp

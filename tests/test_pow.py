@@ -178,6 +178,25 @@ def test_an_address_that_asks_too_often_pays_more_then_waits(app, client):
     assert r.status_code == 200 and r.json["challenge"]["parameters"]["cost"] == 1
 
 
+def test_the_current_on_site_code_waives_the_address_price(app, client):
+    from coordinator.domain import gate
+    app.extensions.pop("address_limiter", None)
+    app.config.update(ADDR_BURST=1, ADDR_PER_MINUTE=1, ADDR_MAX_DEBT=1, ADDR_PRICE_STEP=4)
+    ev = make_event(client, gate="onsite")
+    with app.app_context():
+        from coordinator.domain.models import Event
+        row = db.session.query(Event).filter_by(slug=ev["slug"]).one()
+        code = gate.current(row.gate_secret, row.gate_epoch, app.config["CLOCK"].now())["code"]
+    path = f"/api/events/{ev['slug']}/challenge"
+    for _ in range(5):  # a group behind one carrier address, at the picket
+        r = client.post(path, json={"code": code})
+        assert r.status_code == 200 and r.json["challenge"]["parameters"]["cost"] == 1
+    assert client.post(path, json={"code": "000000" if code != "000000" else "111111"}).json["challenge"][
+        "parameters"]["cost"] == 1  # a wrong code pays as usual: the bucket's first
+    assert client.post(path).json["challenge"]["parameters"]["cost"] == 4
+    assert code_of(client.post(path, json={"x": 1})) == "bad_request"
+
+
 def test_junk_cannot_use_up_event_creation(app, client):
     app.extensions["create_limiter"].limit = 3
     for _ in range(30):

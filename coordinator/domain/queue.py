@@ -199,6 +199,14 @@ class Queue:
             event_id = ev.id
         return self.pow.challenge(slug, now, factor * self.pace.factor(event_id, now))
 
+    def code_is_current(self, slug: str, given: object) -> bool:
+        """Whether the event's gate is `onsite` and `given` is one of its current codes."""
+        from . import gate as gate_codes
+        with self.store.read() as s:
+            ev = s.scalars(select(Event).where(Event.slug == slug)).first()
+            return bool(ev is not None and ev.gate == "onsite" and ev.gate_secret
+                        and gate_codes.valid(ev.gate_secret, ev.gate_epoch, self.clock.now(), given))
+
     def gate_code(self, slug: str, display_key: object) -> dict:
         """The on-site code for a big screen that holds the event's display key (see gate.display_key)."""
         from . import gate as gate_codes

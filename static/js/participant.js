@@ -569,7 +569,7 @@
     showError(null);
     var codeRow = $("join-code-row");
     if (codeRow && !codeRow.hidden) args.code = $("join-code").value.replace(/\D/g, "");
-    var ready = proof && proof.op === op ? Promise.resolve(proof.pow) : solveProof();
+    var ready = proof && proof.op === op ? Promise.resolve(proof.pow) : solveProof(args.code);
     ready.then(function (pow) {
       proof = {op: op, name: name, pow: pow};
       args.pow = pow;
@@ -591,10 +591,13 @@
   }
 
   /** Get a challenge and solve it in the worker, showing progress; resolves with the join's `pow` argument. */
-  function solveProof() {
+  function solveProof(code) {
     if (!window.Worker || !window.crypto || !window.crypto.subtle) return Promise.reject({code: "pow_unsupported"});
     showSolving(true, 0);
-    return fetch(root.dataset.challenge, {method: "POST", credentials: "same-origin", cache: "no-store"})
+    // With the on-site code the server waives the price for a shared (carrier) address: the phone is at the picket.
+    return fetch(root.dataset.challenge, {method: "POST", credentials: "same-origin", cache: "no-store",
+                                          headers: {"Content-Type": "application/json"},
+                                          body: JSON.stringify(code ? {code: code} : {})})
       .then(function (r) {
         return r.json().catch(function () { return {ok: false, error: {code: "internal"}}; });
       }, function () { throw {code: "offline"}; })
