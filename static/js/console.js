@@ -645,6 +645,11 @@
     }
   }
 
+  setInterval(function () {  // the countdown to the next on-site code
+    var j = snap && snap.joining;
+    $("gate-next").textContent = j && j.next_at ? fmt(TJ.next, {time: clock(Math.max(0, j.next_at - now()))}) : "";
+  }, 1000);
+
   $("flood-pause").addEventListener("click", function () { joiningAct("settings", {joining_paused: true}, TJ.paused); });
   $("flood-onsite").addEventListener("click", function () { joiningAct("settings", {gate: "onsite"}, TJ.gate_saved); });
   $("flood-approval").addEventListener("click", function () {
