@@ -613,6 +613,7 @@
     if (j.gate === "onsite" && j.code) {
       $("gate-code").textContent = j.code.slice(0, 3) + " " + j.code.slice(3);
       $("gate-board").href = "/e/" + s.public.event.slug + "/board#d=" + j.display_key;
+      $("gate-next").textContent = fmt(TJ.next, {time: clock(Math.max(0, j.next_at - now()))});
       clearTimeout(codeTimer);
       codeTimer = setTimeout(function () { client.refresh(); }, Math.max(1000, j.next_at - now() + 500));
     }
