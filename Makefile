@@ -32,6 +32,12 @@ node_modules/.installed: package.json package-lock.json
 vendor: node_modules/.installed  ## copy pinned browser builds from node_modules into static/vendor
 	mkdir -p static/vendor
 	cp node_modules/socket.io-client/dist/socket.io.min.js static/vendor/socket.io.min.js
+	# ALTCHA's browser solver (ES modules, v2 API): pow.js and what it imports, plus the WebCrypto PBKDF2
+	mkdir -p static/vendor/altcha/algorithms/web
+	cp node_modules/altcha-lib/dist/esm/v2/pow.js node_modules/altcha-lib/dist/esm/v2/helpers.js \
+	   node_modules/altcha-lib/dist/esm/v2/types.js static/vendor/altcha/
+	cp node_modules/altcha-lib/dist/esm/v2/algorithms/web/pbkdf2.js static/vendor/altcha/algorithms/web/
+	cp node_modules/altcha-lib/LICENSE* static/vendor/altcha/ 2>/dev/null || true
 
 translations: deps  ## compile the Russian and English catalogues of every UI area
 	for d in coordinator/translations/*/; do \

@@ -26,6 +26,12 @@ from coordinator.extensions import socketio  # noqa: E402
 
 os.environ["PICKET_ASYNC_MODE"] = MODE
 app = create_app()
+if MODE == "eventlet":
+    # Checking a join's proof of work is one PBKDF2 derivation (1-20 ms of OpenSSL, which releases the GIL): in an
+    # OS thread it does not stall the hub, and so every other client, meanwhile.
+    from eventlet import tpool  # noqa: E402
+
+    app.extensions["queue"].pow.offload = tpool.execute
 
 
 def raise_fd_limit() -> None:

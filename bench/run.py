@@ -58,7 +58,9 @@ class Server:
         # acts faster than a person would, so it is raised here and only here.
         self.env = {**os.environ, "PICKET_ASYNC_MODE": mode, "PICKET_PORT": str(self.port),
                     "PICKET_INSTANCE_PATH": str(self.dir), "PICKET_MAX_CONNECTIONS": str(max(6000, clients + 100)),
-                    "PICKET_ACTION_BURST": "1000", "PYTHONUNBUFFERED": "1"}
+                    "PICKET_ACTION_BURST": "1000", "PYTHONUNBUFFERED": "1",
+                    # this benchmark measures broadcasting, not joining (bench/flood.py measures that)
+                    "PICKET_POW_REQUIRED": "false", "PICKET_ADDR_LIMITS": "false"}
         if ping_timeout:  # Engine.IO's heartbeat deadline (default 20 s); see docs/benchmarks.md
             self.env["PICKET_PING_TIMEOUT"] = str(ping_timeout)
         self.cmd = [sys.executable, str(ROOT / "wsgi.py")]

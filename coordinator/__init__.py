@@ -45,6 +45,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.wsgi_app = SocketHeaders(app.wsgi_app)  # CSP and friends on Engine.IO's polling answers too
     guard(socketio.server, app.config["SOCKET_INBOUND_MESSAGES"], app.config["SOCKET_INBOUND_BYTES"],
           app.config["SOCKET_INBOUND_WINDOW_SECONDS"])  # binary refused, lifecycle names refused, a budget per socket
+    if app.config["PROXY_FIX_X_FOR"]:  # the address limits need the phone's address, not the proxy's
+        from werkzeug.middleware.proxy_fix import ProxyFix
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=int(app.config["PROXY_FIX_X_FOR"]))
     if not app.config["WEBSOCKET_COMPRESSION"]:
         from .transport import NoWebSocketCompression
         app.wsgi_app = NoWebSocketCompression(app.wsgi_app)
@@ -52,7 +55,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         engine = configure_engine(db.engine)
         clock = app.config.get("CLOCK") or SystemClock(app.config.get("CLOCK_OFFSET_MS", 0))
         app.extensions["queue"] = Queue(Store(engine), clock,
-                                         max_event_ms=int(app.config["MAX_EVENT_HOURS"] * 3600_000))
+                                         max_event_ms=int(app.config["MAX_EVENT_HOURS"] * 3600_000),
+                                         pow=_proof_of_work(app), pace=_pace(app))
     # This server process's name in the `connections` table (random, new at every start: nothing about the host).
     app.extensions["process"] = secrets.token_hex(8)
 
@@ -60,6 +64,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(share.bp)
+    from . import joingate  # the on-site join code for a big screen (issue 8)
+    app.register_blueprint(joingate.bp)
     security.init_app(app)
     sockets.init_app(app)
     from . import cli
@@ -67,6 +73,22 @@ def create_app(test_config: dict | None = None) -> Flask:
     from . import push  # Web Push: VAPID keys and the alert hook called by broadcast.publish
     push.init_app(app)
     return app
+
+
+def _proof_of_work(app: Flask):
+    """The join proof of work, keyed by a secret derived from the app's secret key."""
+    import hashlib
+    import hmac
+    from .domain.pow import ProofOfWork
+    secret = hmac.new(str(app.config["SECRET_KEY"]).encode(), b"picket-pow", hashlib.sha256).digest()
+    c = app.config
+    return ProofOfWork(secret, c["POW_COST"], c["POW_PREFIX"], int(c["POW_TTL_SECONDS"] * 1000), c["POW_REQUIRED"])
+
+
+def _pace(app: Flask):
+    from .domain.pow import Pace
+    c = app.config
+    return Pace(c["POW_CALM_PER_MINUTE"], c["POW_STEP"], c["POW_MAX_DOUBLINGS"])
 
 
 def queue() -> Queue:

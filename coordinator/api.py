@@ -6,7 +6,7 @@ import logging
 from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy import exc as sa_exc
 
-from . import queue, ratelimit
+from . import addrlimit, queue, ratelimit
 from .broadcast import publish
 from .domain import DomainError
 from .domain.errors import STATUS_BY_CODE, BadRequest, Busy
@@ -73,21 +73,42 @@ def database_error(e: sa_exc.SQLAlchemyError):
 @bp.post("/events")
 def create_event():
     """Create an event; the answer holds the owner's coordinator token, which is never shown again."""
-    limiter = current_app.extensions["create_limiter"]
-    if not limiter.allow():
-        resp, status = fail("rate_limited", "Too many events created just now; try again in a minute.")
-        resp.headers["Retry-After"] = "60"  # the creation limit counts calls in the last minute
-        return resp, status
-    spec = body()
+    spec = body()  # junk (not a JSON object) is refused before it can count against anyone's budget
     if "passphrase" in spec:
         from .passphrase import hash_passphrase
         spec["passphrase_hash"] = hash_passphrase(spec.pop("passphrase"))
-    public, token = queue().create_event(spec)
+    public, token = queue().create_event(spec, admit=_admit_creation)
     slug = public["event"]["slug"]
     resp = jsonify({"ok": True, "event": public, "coordinator_token": token,
                     "links": {"join": f"/e/{slug}", "board": f"/e/{slug}/board", "console": f"/c/{slug}"}})
     resp.headers["Cache-Control"] = "no-store"
     return resp, 201
+
+
+def _admit_creation() -> None:
+    """Count a well-formed creation (called once the spec checked out, before anything is written): the address's
+    budget, then the process-wide one."""
+    if addrlimit.take(current_app, "create") > 1:
+        raise ratelimit.RateLimited(60 / max(1, current_app.config["ADDR_PER_MINUTE"]))
+    if not current_app.extensions["create_limiter"].allow():
+        raise ratelimit.RateLimited(60)  # the creation limit counts calls in the last minute
+
+
+@bp.post("/events/<slug>/challenge")
+def challenge(slug: str):
+    """A proof-of-work challenge for joining this event (ALTCHA v2, PBKDF2/SHA-256), priced by the event's recent
+    joins and by this address's recent challenges; see docs/protocol.md."""
+    data = body()  # empty, {} or {"code"}
+    unknown = set(data) - {"code"}
+    if unknown:
+        raise BadRequest(f"Unknown field(s): {', '.join(sorted(unknown))}.")
+    # Someone holding the current on-site code is at the picket: many phones on one carrier address there must not
+    # pay the address price (the event's price still applies, and the join checks the code again).
+    on_site = "code" in data and queue().code_is_current(slug, data["code"])
+    factor = 1.0 if on_site else addrlimit.take(current_app, "challenge")
+    resp = jsonify({"ok": True, "challenge": queue().challenge(slug, factor)})
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
 
 
 @bp.get("/events/<slug>")

@@ -54,6 +54,25 @@ class Defaults:
     ACTION_BURST = 30
     ACTION_WINDOW_SECONDS = 10
     CREATE_LIMIT_PER_MINUTE = 30      # event creations per process per minute
+    # Proof of work on every join (coordinator/domain/pow.py; docs/threat-model.md, "Floods"). The base price is
+    # POW_COST PBKDF2-SHA-256 iterations per attempt times 16 ** len(POW_PREFIX) attempts on average: about 0.2 s in
+    # desktop Chromium, 0.3 s for Python's hashlib on one core, roughly 0.6-1 s on a mid-range phone.
+    POW_REQUIRED = True                # TEST-ONLY switch: the general test fixtures turn it off; never in production
+    POW_COST = 5000
+    POW_PREFIX = "00"
+    POW_TTL_SECONDS = 300              # a challenge must be used within this time (slow networks, slow phones)
+    POW_CALM_PER_MINUTE = 20           # joins a minute an event takes at the base price (people arriving)
+    POW_STEP = 5                       # every 5 joins a minute more double the event's price ...
+    POW_MAX_DOUBLINGS = 8              # ... up to 256 times
+    # Limits by network address, in memory only (addrlimit.py): a bucket of ADDR_BURST challenges (and event
+    # creations) refilled at ADDR_PER_MINUTE; each one owed beyond it makes the next challenge ADDR_PRICE_STEP times
+    # dearer, and past ADDR_MAX_DEBT the address is refused (rate_limited) until the bucket refills.
+    ADDR_LIMITS = True
+    ADDR_BURST = 4
+    ADDR_PER_MINUTE = 3
+    ADDR_PRICE_STEP = 4
+    ADDR_MAX_DEBT = 6
+    PROXY_FIX_X_FOR = 0                # behind a reverse proxy that sets X-Forwarded-For: how many proxies to trust
     # Web Push (VAPID); keys are generated into the instance folder when not configured
     VAPID_PRIVATE_KEY = None
     VAPID_SUBJECT = "mailto:admin@localhost"

@@ -15,6 +15,10 @@ FIELD_SCHEMAS = {
     "spots": {"type": "array", "items": {"type": "object", "properties": {
         "id": {"type": "integer"}, "label": {"type": "string", "maxLength": 40}}, "required": ["label"]}},
 }
+FIELD_SCHEMAS["pow"] = {"type": ["object", "string"], "description": "a solved challenge: {challenge, solution} as "
+                         "POST /api/events/{slug}/challenge gave it and the solver found it (or that JSON in base64)"}
+FIELD_SCHEMAS["code"] = {"type": "string", "pattern": "^[0-9]{4,8}$",
+                         "description": "the code shown at the picket, when the event's gate is `onsite`"}
 for _k in ("show_pseudonyms", "auto_call", "pause_on_detain", "board_qr"):
     FIELD_SCHEMAS[_k] = {"type": "boolean"}
 for _k in ("slot_ms", "grace_ms", "lead_ms", "max_queue", "ready_at", "miss_back", "purge_after_ms"):
@@ -77,6 +81,27 @@ def _action_paths() -> dict:
     return paths
 
 
+def _join_paths() -> dict:
+    """Joining: the proof-of-work challenge (docs/protocol.md, "Joining: proof of work and gates")."""
+    return {"/api/events/{slug}/challenge": {"post": {
+        "operationId": "challenge",
+        "summary": "A proof-of-work challenge for joining (ALTCHA v2, PBKDF2/SHA-256), signed, for this event only, "
+                   "usable once within its expiry; solve it and send {challenge, solution} as the join's `pow`.",
+        "parameters": [{"$ref": "#/components/parameters/slug"}],
+        "responses": {"200": {"description": "{ok, challenge: {parameters, signature}}"},
+                      "429": {"description": "`rate_limited`: too many challenges from this network address just "
+                                             "now; retry after Retry-After seconds",
+                              "headers": {"Retry-After": {"schema": {"type": "integer"}}}},
+                      "4XX": {"$ref": "#/components/responses/error"}}}},
+        "/api/events/{slug}/code": {"get": {
+            "operationId": "gate_code",
+            "summary": "The current on-site join code, when it changes, and an SVG QR code of the join link with it, "
+                       "for a big screen holding the event's display key (X-Display-Key header; the console gives it).",
+            "parameters": [{"$ref": "#/components/parameters/slug"}],
+            "responses": {"200": {"description": "{ok, gate, code, next_at, qr}"},
+                          "4XX": {"$ref": "#/components/responses/error"}}}}}
+
+
 def document() -> dict:
     """The whole document."""
     return {
@@ -131,6 +156,7 @@ def document() -> dict:
                                       "content": {"image/svg+xml": {"schema": {"type": "string"}}}},
                               "4XX": {"$ref": "#/components/responses/error"}}}},
             **_action_paths(),
+            **_join_paths(),
         },
         "components": {
             "parameters": {"slug": {"name": "slug", "in": "path", "required": True,

@@ -85,7 +85,10 @@ def print_page(slug: str):
     blocks = []
     for code in current_app.config["LANGUAGES"]:  # Russian first
         with force_locale(code):
-            blocks.append({"lang": code, **_print_texts()})
+            blocks.append({"lang": code, **_print_texts(),
+                           # the `on site` gate (issue 8): where the code is
+                           "onsite": _("To join you also need the code on the big screen at the picket, next to "
+                                       "the coordinators: scan the QR code there, or type its six digits.")})
     return render_template("print.html", event=event, join_url=join_url(slug),
                            board_url=absolute("pages.board", slug=slug), blocks=blocks)
 

@@ -142,6 +142,9 @@ def app(tmp_path):
         "TESTING": True, "SECRET_KEY": "test", "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/app.db",
         "ASYNC_MODE": "threading", "CLOCK": FakeClock(), "RUN_TICKER": False, "PUSH_ALLOW_INSECURE": True,
         "BROADCAST_WINDOW_MS": 0,  # every change sent at once, so tests can count messages
+        # Joins without proof of work and no address limits (every test client is 127.0.0.1): the tests of those
+        # (tests/test_pow.py, tests/test_addrlimit.py) switch them on.
+        "POW_REQUIRED": False, "ADDR_LIMITS": False,
     })
     with app.app_context():
         db.create_all()
@@ -185,6 +188,9 @@ class ServerProcess:
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, "PICKET_ASYNC_MODE": mode, "PICKET_PORT": str(self.port),
                     "PICKET_INSTANCE_PATH": str(instance), "PICKET_TICK_SECONDS": "0.2",
+                    # Pages still solve a (cheap) proof of work; the server does not insist on it or on address
+                    # limits unless a test says so (every client here is 127.0.0.1).
+                    "PICKET_POW_REQUIRED": "false", "PICKET_POW_COST": "20", "PICKET_ADDR_LIMITS": "false",
                     "PYTHONUNBUFFERED": "1"}
         if db_url:
             self.env["PICKET_SQLALCHEMY_DATABASE_URI"] = db_url

@@ -175,6 +175,16 @@ def test_every_action_route(client):
     run(c, "coordinator", "spots", {"spots": [{"id": ev["spots"][0], "label": "North"}]})
     helper = run(c, "coordinator", "invite", {"label": "Helper"})
     run(c, "coordinator", "revoke", {"coordinator": helper["coordinator"]})
+    # gates and bulk removal (issue 8)
+    run(c, "coordinator", "new_code")
+    run(c, "coordinator", "settings", {"gate": "approval"})
+    p3, p4 = par(new_token()), par(new_token())
+    e3 = run(p3, "participant", "join", {"pseudonym": "Three"})["entry"]
+    run(p4, "participant", "join", {"pseudonym": "Four"})
+    run(c, "coordinator", "admit", {"entry": e3})
+    run(c, "coordinator", "admit_all")
+    batch = run(c, "coordinator", "remove_bulk", {"select": "never_live"})["batch"]
+    run(c, "coordinator", "undo_bulk", {"batch": batch})
     run(p1, "participant", "leave")
     run(p2, "participant", "delete_me")
     run(c, "coordinator", "end")

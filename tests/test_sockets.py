@@ -345,6 +345,15 @@ def test_every_action_acks_ok(app, client):
     ok(crd, "coordinator", "spots", {"spots": [{"id": ev["spots"][0], "label": "North"}, {"label": "C"}]})
     helper = ok(crd, "coordinator", "invite", {"label": "Helper"})
     ok(crd, "coordinator", "revoke", {"coordinator": helper["coordinator"]})
+    # gates and bulk removal (issue 8)
+    ok(crd, "coordinator", "new_code")
+    ok(crd, "coordinator", "settings", {"gate": "approval"})
+    p3 = connect(app, client, {"event": ev["slug"], "participant": new_token()})
+    e3 = ok(p3, "participant", "join", {"pseudonym": "Three"})["entry"]
+    ok(crd, "coordinator", "admit", {"entry": e3})
+    ok(crd, "coordinator", "admit_all")
+    batch = ok(crd, "coordinator", "remove_bulk", {"select": "joined", "since": 0, "until": 2**60})["batch"]
+    ok(crd, "coordinator", "undo_bulk", {"batch": batch})
     ok(p1, "participant", "leave")
     ok(p2, "participant", "delete_me")
     ok(crd, "coordinator", "end")

@@ -12,6 +12,7 @@ from typing import Callable
 
 from sqlalchemy import delete, func, select
 
+from . import gate as gate_codes
 from . import line as ln
 from . import validation as v
 from .errors import BadRequest, Conflict, DomainError, Forbidden, InvalidState, NotFound
@@ -133,43 +134,72 @@ def entry_result(entry: Entry) -> dict:
 
 # ---------------------------------------------------------------- participant actions
 
-@action("join", "participant", ("pseudonym",), "Join the line at its end.")
+@action("join", "participant", ("pseudonym", "pow", "code"), "Join the line at its end (needs a proof of work).")
 def join(ctx, who: Principal, args):
     """Join the line; joining again with the same token returns the place already held."""
     name = v.pseudonym(args.get("pseudonym"))
     if who.participant_id is None:
         participant = Participant(event_id=ctx.event.id, token_hash=who.token_hash, created_at=ctx.now,
                                   last_seen_at=ctx.now)
+        if ctx.session.scalar(select(Connection.sid).where(Connection.token_hash == who.token_hash).limit(1)):
+            participant.live_at = ctx.now  # joined from an open live page (a script over HTTP has none)
         ctx.session.add(participant)
         ctx.session.flush()
         who.participant_id = participant.id
     live = ctx.session.scalars(select(Entry).where(Entry.participant_id == who.participant_id,
-                                                   Entry.state.in_(LIVE_STATES))).first()
+                                                   Entry.state.in_(LIVE_STATES + ("pending",)))).first()
     if live is not None:
         return entry_result(live) | {"already": True}
-    entry = new_entry(ctx, name, who.participant_id)
+    return gated_entry(ctx, args, name, who.participant_id)
+
+
+def gated_entry(ctx: ln.Ctx, args: dict, name: str, participant_id: int, detail: str = "") -> dict:
+    """A join through the event's gate: refused while joining is paused or without the current on-site code; with
+    the `approval` gate it waits in the requests list (state `pending`) until a coordinator admits it."""
+    ev = ctx.event
+    need_state(ctx, "open", "live", "paused")
+    if ev.joining_paused:
+        raise DomainError("The coordinators have paused joining for now.", "joining_paused")
+    if ev.gate == "onsite":
+        given = args.get("code")
+        if given in (None, ""):
+            raise DomainError("This event needs the code shown at the picket.", "code_required")
+        if not gate_codes.valid(ev.gate_secret, ev.gate_epoch, ctx.now, given):
+            raise DomainError("That code is wrong or too old.", "code_wrong")
+    if ev.gate == "approval":
+        waiting = ctx.session.scalar(select(func.count(Entry.id)).where(Entry.event_id == ev.id,
+                                                                         Entry.state == "pending")) or 0
+        if waiting >= ev.max_queue:
+            raise DomainError("The list of requests is full.", "queue_full")
+        entry = Entry(event_id=ev.id, participant_id=participant_id, ticket=ev.next_ticket, pseudonym=name,
+                      state="pending", rank=0, joined_at=ctx.now)
+        ev.next_ticket += 1
+        ctx.session.add(entry)
+        ctx.session.flush()
+        ctx.touch(entry)
+        ctx.log("request", entry, detail)
+        return entry_result(entry)
+    entry = new_entry(ctx, name, participant_id)
     ctx.touch(entry)
-    ctx.log("join", entry)
+    ctx.log("join", entry, detail)
     return entry_result(entry)
 
 
-@action("rejoin", "participant", (), "Join again at the end of the line after your turn, with the same name.")
+@action("rejoin", "participant", ("pow", "code"),
+        "Join again at the end of the line after your turn, with the same name (needs a proof of work).")
 def rejoin(ctx, who, args):
     """Rejoin at the end with the last pseudonym."""
     last = own_entry(ctx, who)
-    if last.state in LIVE_STATES:
+    if last.state in LIVE_STATES + ("pending",):
         return entry_result(last) | {"already": True}
-    entry = new_entry(ctx, last.pseudonym, who.participant_id)
-    ctx.touch(entry)
-    ctx.log("join", entry, "rejoin")
-    return entry_result(entry)
+    return gated_entry(ctx, args, last.pseudonym, who.participant_id, "rejoin")
 
 
 @action("leave", "participant", (), "Leave the line (frees your spot if you were called).")
 def leave(ctx, who, args):
     """Leave for good; leaving twice is fine."""
     entry = own_entry(ctx, who)
-    if entry.state in LIVE_STATES:
+    if entry.state in LIVE_STATES + ("pending",):
         ln.finish(ctx, entry, "left", "leave")
     return entry_result(entry)
 
@@ -228,7 +258,7 @@ def delete_me(ctx, who, args):
     entries = list(ctx.session.scalars(select(Entry).where(Entry.participant_id == who.participant_id)))
     tickets = [e.ticket for e in entries]
     for e in entries:
-        if e.state in LIVE_STATES:
+        if e.state in LIVE_STATES + ("pending",):
             ln.finish(ctx, e, "left", "leave")
     ctx.session.flush()
     if tickets:  # the log keeps that something happened, not to whom
@@ -402,8 +432,8 @@ def move(ctx, who, args):
 
 @action("remove", "coordinator", ("entry",), "Remove a person from the line or their spot.")
 def remove(ctx, who, args):
-    """Any live state to removed."""
-    entry = entry_arg(ctx, args, LIVE_STATES)
+    """Any live state (or a request waiting to be admitted) to removed."""
+    entry = entry_arg(ctx, args, LIVE_STATES + ("pending",))
     ln.finish(ctx, entry, "removed", "remove")
     return entry_result(entry)
 
@@ -485,8 +515,10 @@ def broadcast(ctx, who, args):
 SETTINGS = {
     "slot_ms": (60_000, 3_600_000), "grace_ms": (15_000, 1_800_000), "lead_ms": (0, 1_800_000),
     "max_queue": (1, 10_000), "ready_at": (1, 20), "miss_back": (0, 50), "purge_after_ms": (0, 7 * 86_400_000),
+    "unreachable_ms": (10_000, 1_800_000), "flood_per_min": (3, 10_000),
 }
-FLAGS = ("show_pseudonyms", "auto_call", "pause_on_detain", "board_qr")
+FLAGS = ("show_pseudonyms", "auto_call", "pause_on_detain", "board_qr", "joining_paused")
+GATES = ("open", "onsite", "approval")
 
 
 def apply_settings(event, args: dict) -> list[str]:
@@ -500,6 +532,11 @@ def apply_settings(event, args: dict) -> list[str]:
         if key in args:
             setattr(event, key, v.boolean(args[key], key))
             changed.append(key)
+    if "gate" in args:
+        if args["gate"] not in GATES:
+            raise BadRequest("'gate' must be one of: " + ", ".join(GATES) + ".")
+        event.gate = args["gate"]
+        changed.append("gate")
     if "title" in args:
         event.title = v.plain_text(args["title"], "title", 120)
         changed.append("title")
@@ -509,7 +546,7 @@ def apply_settings(event, args: dict) -> list[str]:
     return changed
 
 
-@action("settings", "coordinator", tuple(SETTINGS) + FLAGS + ("title", "location"),
+@action("settings", "coordinator", tuple(SETTINGS) + FLAGS + ("gate", "title", "location"),
         "Change settings live; a new slot length applies to slots that start afterwards.")
 def settings(ctx, who, args):
     """Change event settings."""
@@ -554,6 +591,112 @@ def spots(ctx, who, args):
     ctx.session.flush()
     ctx.log("spots", None, ",".join(w["label"] for w in wanted))
     return {"spots": len(wanted)}
+
+
+# ---------------------------------------------------------------- coordinator actions: gates and floods (issue 8)
+
+def _admit(ctx, entry: Entry) -> None:
+    """A request into the line, at its end."""
+    if ln.line_len_at_least(ctx, ctx.event.max_queue):
+        raise DomainError("The line is full.", "queue_full")
+    entry.state = "waiting"
+    ctx.session.flush()
+    ln.place(ctx, entry, None)
+    ctx.touch(entry)
+
+
+@action("admit", "coordinator", ("entry",), "Let a person waiting to be admitted into the line (at its end).")
+def admit(ctx, who, args):
+    """Pending to waiting."""
+    need_state(ctx, "open", "live", "paused")
+    entry = entry_arg(ctx, args, ("pending",))
+    _admit(ctx, entry)
+    ctx.log("admit", entry)
+    return entry_result(entry)
+
+
+@action("admit_all", "coordinator", (), "Let everyone waiting to be admitted into the line, in the order they asked.")
+def admit_all(ctx, who, args):
+    """Every pending request to waiting, oldest first; one log line."""
+    need_state(ctx, "open", "live", "paused")
+    pending = list(ctx.session.scalars(select(Entry).where(Entry.event_id == ctx.event.id, Entry.state == "pending")
+                                       .order_by(Entry.joined_at, Entry.id)))
+    for entry in pending:
+        _admit(ctx, entry)
+    if pending:
+        ctx.log("admit_all", None, str(len(pending)))
+    return {"admitted": len(pending)}
+
+
+@action("new_code", "coordinator", (), "Change the on-site join code now; every earlier code stops working.")
+def new_code(ctx, who, args):
+    """Bump the gate epoch."""
+    ctx.event.gate_epoch += 1
+    ctx.log("new_code")
+    return {"epoch": ctx.event.gate_epoch}
+
+
+BULK_SELECTIONS = ("joined", "never_live", "offline")
+
+
+def bulk_selection(ctx, args: dict) -> list[Entry]:
+    """The people a bulk removal would take: in line or waiting to be admitted (never the ones called or on a spot,
+    never walk-ins), chosen by when they joined, by never having opened a live page, or by being offline now."""
+    sel = args.get("select")
+    if sel not in BULK_SELECTIONS:
+        raise BadRequest("'select' must be one of: " + ", ".join(BULK_SELECTIONS) + ".")
+    q = (select(Entry).where(Entry.event_id == ctx.event.id, Entry.state.in_(LINE_STATES + ("pending",)),
+                             Entry.participant_id.is_not(None)))
+    if sel == "joined":
+        since = v.integer(args.get("since"), "since", 0, 2**62)
+        until = v.integer(args.get("until"), "until", since, 2**62)
+        q = q.where(Entry.joined_at >= since, Entry.joined_at <= until)
+    elif sel == "never_live":
+        q = q.where(Entry.participant_id.in_(select(Participant.id).where(Participant.event_id == ctx.event.id,
+                                                                          Participant.live_at.is_(None))))
+    else:
+        online = select(Participant.id).where(Participant.event_id == ctx.event.id, Participant.token_hash.in_(
+            select(Connection.token_hash).where(Connection.event_id == ctx.event.id)))
+        q = q.where(Entry.participant_id.not_in(online))
+    return list(ctx.session.scalars(q.order_by(Entry.rank, Entry.id)))
+
+
+@action("remove_bulk", "coordinator", ("select", "since", "until", "dry_run"),
+        "Remove many at once: who joined in a time window, who never opened a live page, or who is offline now. "
+        "With dry_run: only count them. One log line; undo_bulk brings them back.")
+def remove_bulk(ctx, who, args):
+    """Line or pending entries to removed, all at one time (that time names the batch for undo_bulk)."""
+    entries = bulk_selection(ctx, args)
+    if "dry_run" in args and v.boolean(args["dry_run"], "dry_run"):
+        return {"count": len(entries), "dry_run": True}
+    for e in entries:
+        e.state, e.finished_at, e.deadline_at = "removed", ctx.now, None
+        ctx.touch(e)
+    if entries:
+        ctx.log("remove_bulk", None, f"{args['select']}:{len(entries)}")
+    return {"count": len(entries), "removed": len(entries), "batch": ctx.now}
+
+
+@action("undo_bulk", "coordinator", ("batch",), "Bring back everyone a bulk removal took (its `batch`), in their "
+        "old order, if they are not in line again.")
+def undo_bulk(ctx, who, args):
+    """Removed entries of one batch back to waiting, keeping their ranks (the order they had)."""
+    need_state(ctx, "open", "live", "paused")
+    batch = v.integer(args.get("batch"), "batch", 0, 2**62)
+    entries = list(ctx.session.scalars(select(Entry).where(Entry.event_id == ctx.event.id, Entry.state == "removed",
+                                                           Entry.finished_at == batch)))
+    back = 0
+    for e in entries:
+        again = ctx.session.scalars(select(Entry.id).where(
+            Entry.participant_id == e.participant_id, Entry.id != e.id,
+            Entry.state.in_(LIVE_STATES + ("pending",)))).first()
+        if again is None:
+            e.state, e.finished_at = "waiting", None
+            ctx.touch(e)
+            back += 1
+    if back:
+        ctx.log("undo_bulk", None, str(back))
+    return {"restored": back}
 
 
 # ---------------------------------------------------------------- coordinator actions: the team

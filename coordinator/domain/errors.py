@@ -60,4 +60,7 @@ STATUS_BY_CODE = {
     "forbidden": 403, "not_found": 404, "invalid_state": 409, "conflict": 409, "queue_full": 409,
     "no_free_spot": 409, "not_in_line": 409, "rate_limited": 429, "internal": 500,
     "passphrase_required": 401, "busy": 503,
+    # joins: proof of work and gates (docs/protocol.md, "Joining: proof of work and gates")
+    "pow_required": 403, "pow_invalid": 403, "pow_expired": 403, "pow_replayed": 403,
+    "joining_paused": 409, "code_required": 403, "code_wrong": 403,
 }

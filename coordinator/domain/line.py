@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import and_, bindparam, case, event as sa_event, func, or_, select
 from sqlalchemy.orm import Session, object_session
 
-from .models import LINE_STATES, LIVE_STATES, SPOT_STATES, Entry, Event, LogRow, Spot
+from .models import LINE_STATES, LIVE_STATES, SPOT_STATES, Entry, Event, LogRow, Participant, Spot
 
 GAP = 1 << 20  # room between ranks, so a move rarely renumbers the line
 E = Entry.__table__.c
@@ -79,7 +79,7 @@ def count_ahead(session: Session, event_id: int, key: tuple[int, int]) -> int:
 
 def own_entry(session: Session, participant_id: int) -> Entry | None:
     """A participant's live entry, else their latest one (a recall can make an older entry live again)."""
-    live_first = case((Entry.state.in_(LIVE_STATES), 0), else_=1)
+    live_first = case((Entry.state.in_(LIVE_STATES + ("pending",)), 0), else_=1)
     return session.scalars(select(Entry).where(Entry.participant_id == participant_id)
                            .order_by(live_first, Entry.id.desc()).limit(1)).first()
 
@@ -135,14 +135,34 @@ def clear_call(entry: Entry) -> None:
     entry.called_at = entry.deadline_at = entry.arrived_at = None
 
 
+def unreachable(ctx: Ctx, entry: Entry) -> bool:
+    """A person nobody can tell they are called: their phone never opened a live page and has no push subscription
+    (walk-ins are the coordinators' to fetch, so never)."""
+    if entry.participant_id is None:
+        return False
+    row = ctx.session.execute(select(Participant.live_at, Participant.push).where(
+        Participant.id == entry.participant_id)).first()
+    return row is not None and row.live_at is None and not row.push
+
+
 def call(ctx: Ctx, entry: Entry, spot: Spot, busy_until: int | None) -> None:
-    """Call a person to a spot; they must check in within the grace time after the spot frees."""
+    """Call a person to a spot; they must check in within the grace time after the spot frees (the short
+    `unreachable_ms` instead when nothing can reach them: see `unreachable`)."""
     entry.state, entry.spot_id, entry.called_at, entry.arrived_at = "called", spot.id, ctx.now, None
-    entry.deadline_at = max(ctx.now, busy_until or ctx.now) + ctx.event.grace_ms
+    lost = ctx.event.unreachable_ms < ctx.event.grace_ms and unreachable(ctx, entry)
+    grace = ctx.event.unreachable_ms if lost else ctx.event.grace_ms
+    entry.deadline_at = max(ctx.now, busy_until or ctx.now) + grace
     ctx.event.calls += 1
     ctx.session.flush()
     ctx.touch(entry)
     ctx.log("call", entry, spot.label)
+    if lost:  # the console says why this call will be short
+        ctx.log("unreachable", entry, str(grace // 1000))
+
+
+def line_len_at_least(ctx: Ctx, n: int) -> bool:
+    """Whether the line holds n people or more."""
+    return (ctx.session.scalar(select(func.count(E.id)).where(in_line(ctx.event.id))) or 0) >= n
 
 
 def start_slot(ctx: Ctx, entry: Entry) -> None:

@@ -1,7 +1,8 @@
 """Typed SQLAlchemy models: the only place the schema is defined (migrations are generated from it)."""
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text, true
+from sqlalchemy import (BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false, text,
+                        true)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # Entry states that hold a place in line, and the ones that hold (or are about to hold) a spot.
@@ -44,6 +45,14 @@ class Event(Base):
     pause_on_detain: Mapped[bool] = mapped_column(Boolean, default=False)
     board_qr: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())  # join QR on the board
     purge_after_ms: Mapped[int] = mapped_column(BigInteger, default=12 * 3600_000)
+    # Who may join (docs/threat-model.md, "Floods"): open (the link), onsite (a rotating code shown at the picket),
+    # approval (a coordinator admits each request). The on-site codes come from gate_secret and the time window.
+    gate: Mapped[str] = mapped_column(String(8), default="open", server_default="open")
+    gate_secret: Mapped[str | None] = mapped_column(String(64))
+    gate_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # bumped: every code changes
+    joining_paused: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    unreachable_ms: Mapped[int] = mapped_column(BigInteger, default=30_000, server_default="30000")
+    flood_per_min: Mapped[int] = mapped_column(Integer, default=20, server_default="20")  # the console's alarm
     next_ticket: Mapped[int] = mapped_column(Integer, default=1)
     # Running counters: they survive a participant deleting their own data and feed estimates and statistics.
     calls: Mapped[int] = mapped_column(Integer, default=0)
@@ -95,6 +104,7 @@ class Participant(Base):
     created_at: Mapped[int] = mapped_column(BigInteger)
     push: Mapped[str | None] = mapped_column(Text)
     last_seen_at: Mapped[int | None] = mapped_column(BigInteger)
+    live_at: Mapped[int | None] = mapped_column(BigInteger)  # when this phone first opened a live page (a socket)
 
 
 class Entry(Base):
@@ -193,4 +203,15 @@ class ServerProcess(Base):
     seen_at: Mapped[int] = mapped_column(BigInteger, index=True)
 
 
-PURGE_ORDER = (Connection, Operation, LogRow, Announcement, Entry, Participant, Coordinator, Spot, Event)
+class PowSpent(Base):
+    """A proof of work used for a join (its derived key), so it cannot be used again; kept until it expires."""
+
+    __tablename__ = "pow_spent"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[int] = mapped_column(BigInteger)
+    __table_args__ = (Index("ix_pow_spent_event_expires", "event_id", "expires_at"),)
+
+
+PURGE_ORDER = (PowSpent, Connection, Operation, LogRow, Announcement, Entry, Participant, Coordinator, Spot, Event)

@@ -6,6 +6,7 @@ returned `Outcome`s into broadcasts.
 from __future__ import annotations
 
 import json
+import secrets
 from dataclasses import dataclass, field
 
 from sqlalchemy import delete, insert, select, update
@@ -18,10 +19,14 @@ from . import validation as v
 from . import views
 from .actions import ACTIONS, Principal, apply_settings, spot_labels
 from .errors import BadRequest, Conflict, DomainError, Forbidden, NotFound, Unauthorized
-from .models import (PURGE_ORDER, Connection, Coordinator, Event, Operation, Participant, ServerProcess,
+from .models import (PURGE_ORDER, Connection, Coordinator, Event, Operation, Participant, PowSpent, ServerProcess,
                      Spot)
+from .pow import Pace, PowError, ProofOfWork
 from .store import Store
 from .tokens import hash_token, new_slug, new_token, valid_token
+
+
+POW_ACTIONS = ("join", "rejoin")  # the actions that add a place in line, and so need a proof of work
 
 
 @dataclass
@@ -75,21 +80,28 @@ def _check_passphrase(stored: str | None, given: object, link: str) -> None:
 class Queue:
     """The engine over one database."""
 
-    def __init__(self, store: Store, clock, max_event_ms: int = 48 * 3600_000):
+    def __init__(self, store: Store, clock, max_event_ms: int = 48 * 3600_000, pow: ProofOfWork | None = None,
+                 pace: Pace | None = None):
         self.store = store
         self.clock = clock
+        # Proof of work on joins (None: not asked, as in most engine tests) and how fast each event gets joins.
+        self.pow = pow
+        self.pace = pace or Pace()
         # An event nobody ends is ended this long after its creation, so its data gets a purge time too.
         self.max_event_ms = max_event_ms
 
     # ------------------------------------------------------------ events
 
-    def create_event(self, spec: dict) -> tuple[dict, str]:
-        """Create an event from a spec; returns its public block and the owner's coordinator token (shown once)."""
+    def create_event(self, spec: dict, admit=None) -> tuple[dict, str]:
+        """Create an event from a spec; returns its public block and the owner's coordinator token (shown once).
+        `admit()`, when given, is called once the spec checked out and before anything is written (a rate limit
+        that must count only well-formed creations); it raises to refuse."""
         spec = v.only_fields(spec, {"title", "location", "lat", "lon", "spots", "label", "state", "passphrase_hash",
                                     *ACTIONS[("coordinator", "settings")].fields}, "event")
         now = self.clock.now()
         title = v.plain_text(spec.get("title"), "title", 120)
-        ev = Event(slug=new_slug(), title=title, state="open", created_at=now, version=1)
+        ev = Event(slug=new_slug(), title=title, state="open", created_at=now, version=1,
+                   gate_secret=secrets.token_hex(32))
         apply_settings(ev, {k: x for k, x in spec.items() if k != "title"})
         if spec.get("state", "open") not in ("draft", "open"):
             raise BadRequest("'state' must be 'draft' or 'open'.")
@@ -98,6 +110,8 @@ class Queue:
         ev.lon = v.number(spec["lon"], "lon", -180, 180) if spec.get("lon") is not None else None
         spots = spot_labels(spec.get("spots", [{"label": "A"}]))
         label = v.plain_text(spec.get("label", "owner"), "label", 40)
+        if admit is not None:
+            admit()
         token = new_token()
         with self.store.write() as s:
             s.add(ev)
@@ -166,11 +180,14 @@ class Queue:
             v.only_fields(args, set())
             return self.panic(who)
         args = v.only_fields(args, act.fields)
+        spend = self._check_pow(who, act, args, op)
         had = who.participant_id
         try:
-            out = self._perform(who, act, args, op)
+            out = self._perform(who, act, args, op, spend)
             if act.name in SCRUB_AFTER and out.changed:
                 self.store.scrub()  # the deleted data's old copies leave the WAL now
+            if act.name in POW_ACTIONS and not out.replay and out.changed and not out.result.get("already"):
+                self.pace.joined(who.event_id, out.server_now)
             return out
         except IntegrityError:
             who.participant_id = had  # the transaction rolled back: so does what it taught us about the caller
@@ -180,7 +197,58 @@ class Queue:
             who.participant_id = had
             raise
 
-    def _perform(self, who: Principal, act, args: dict, op: str) -> Outcome:
+    def challenge(self, slug: str, factor: float = 1.0) -> dict:
+        """A proof-of-work challenge for joining an event, priced by its recent joins times `factor` (the caller's
+        address price, from the web layer)."""
+        if self.pow is None:
+            raise NotFound("This server asks no proof of work.")
+        now = self.clock.now()
+        with self.store.read() as s:
+            ev = s.scalars(select(Event).where(Event.slug == slug)).first()
+            if ev is None:
+                raise NotFound("No such event (it may have ended and been deleted).")
+            event_id = ev.id
+        return self.pow.challenge(slug, now, factor * self.pace.factor(event_id, now))
+
+    def code_is_current(self, slug: str, given: object) -> bool:
+        """Whether the event's gate is `onsite` and `given` is one of its current codes."""
+        from . import gate as gate_codes
+        with self.store.read() as s:
+            ev = s.scalars(select(Event).where(Event.slug == slug)).first()
+            return bool(ev is not None and ev.gate == "onsite" and ev.gate_secret
+                        and gate_codes.valid(ev.gate_secret, ev.gate_epoch, self.clock.now(), given))
+
+    def gate_code(self, slug: str, display_key: object) -> dict:
+        """The on-site code for a big screen that holds the event's display key (see gate.display_key)."""
+        from . import gate as gate_codes
+        import hmac as _hmac
+        now = self.clock.now()
+        with self.store.read() as s:
+            ev = s.scalars(select(Event).where(Event.slug == slug)).first()
+            if ev is None:
+                raise NotFound("No such event (it may have ended and been deleted).")
+            if not isinstance(display_key, str) or not ev.gate_secret or not _hmac.compare_digest(
+                    display_key, gate_codes.display_key(ev.gate_secret)):
+                raise Unauthorized("This display link is not valid.")
+            if ev.gate != "onsite":
+                return {"gate": ev.gate}
+            return {"gate": ev.gate, "server_now": now, **gate_codes.current(ev.gate_secret, ev.gate_epoch, now)}
+
+    def _check_pow(self, who: Principal, act, args: dict, op: str) -> tuple[str, int] | None:
+        """A join's proof of work, checked before the event is locked (a derivation is slow). None when none is
+        asked, or when this op id already has an answer (a retry is answered from it, even after the expiry)."""
+        if act.name not in POW_ACTIONS or who.role != "participant":
+            return None
+        payload = args.pop("pow", None)
+        if self.pow is None or not self.pow.required:
+            return None
+        with self.store.read() as s:
+            if s.scalar(select(Operation.id).where(Operation.event_id == who.event_id,
+                                                   Operation.actor == who.actor_key, Operation.op == op)):
+                return None
+        return self.pow.verify(payload, who.slug, self.clock.now())
+
+    def _perform(self, who: Principal, act, args: dict, op: str, spend: tuple[str, int] | None = None) -> Outcome:
         now = self.clock.now()
         with self.store.write() as s:
             ev = self.store.lock_event(s, id=who.event_id)
@@ -194,6 +262,8 @@ class Queue:
                                server_now=now)
             if act.owner_only and not who.owner:
                 raise Forbidden("Only the event's owner may do this.")
+            if spend is not None:
+                self._spend(s, ev.id, spend, now)
             if ev.state == "ended" and act.name not in ("settings", "leave", "delete_me", "set_push"):
                 raise DomainError("The event has ended.", "invalid_state")
             ctx = ln.Ctx(s, ev, now, actor="system")
@@ -213,6 +283,15 @@ class Queue:
             if act.name == "revoke" and result.get("revoked"):
                 out.revoked.append(result["coordinator"])
             return out
+
+    @staticmethod
+    def _spend(s: Session, event_id: int, spend: tuple[str, int], now: int) -> None:
+        """Record a join's proof of work as used (and forget this event's expired ones); a second use is refused."""
+        key, expires_at = spend
+        if s.scalar(select(PowSpent.id).where(PowSpent.key == key)):
+            raise PowError("pow_replayed", "This solution was used already; get a new challenge.")
+        s.execute(delete(PowSpent).where(PowSpent.event_id == event_id, PowSpent.expires_at < now))
+        s.add(PowSpent(event_id=event_id, key=key, expires_at=expires_at))
 
     def _recheck(self, s, who: Principal) -> None:
         """Credentials can be revoked while a socket stays open: check them inside the transaction."""
@@ -398,6 +477,8 @@ class Queue:
         if who.role == "participant":
             if who.participant_id is not None:
                 s.execute(update(Participant).where(Participant.id == who.participant_id).values(last_seen_at=now))
+                s.execute(update(Participant).where(Participant.id == who.participant_id,
+                                                    Participant.live_at.is_(None)).values(live_at=now))
         else:
             s.execute(update(Coordinator).where(Coordinator.id == who.coordinator_id).values(last_seen_at=now))
 

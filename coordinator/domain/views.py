@@ -14,7 +14,7 @@ from .models import (LINE_STATES, LIVE_STATES, SPOT_STATES, Announcement, Connec
                      LogRow, Participant, Spot)
 
 EVENT_FIELDS = ("slug", "title", "location", "lat", "lon", "state", "slot_ms", "grace_ms", "lead_ms", "max_queue",
-                "ready_at", "show_pseudonyms", "paused_at", "ended_at", "purge_at", "board_qr")
+                "ready_at", "show_pseudonyms", "paused_at", "ended_at", "purge_at", "board_qr", "gate", "joining_paused")
 ENTRY_TIMES = ("joined_at", "called_at", "deadline_at", "arrived_at", "started_at", "ends_at", "finished_at")
 
 # Payloads read plain rows of the columns they show (Core selects): no ORM objects, no identity map, which matters
@@ -191,7 +191,8 @@ def _entry_rows(*where):
 # latest 200 who are done (equal times: in line order, as a stable sort of the line would leave them); the log with
 # the pseudonym of each row's ticket (null once its owner deleted their data).
 LIVE_ROWS = _entry_rows(E.event_id == EVENT_ID, E.state.in_(LIVE_STATES)).order_by(E.rank, E.id)
-PAST_ROWS = (_entry_rows(E.event_id == EVENT_ID, E.state.not_in(LIVE_STATES))
+REQUEST_ROWS = _entry_rows(E.event_id == EVENT_ID, E.state == "pending").order_by(E.joined_at, E.id).limit(500)
+PAST_ROWS = (_entry_rows(E.event_id == EVENT_ID, E.state.not_in(LIVE_STATES + ("pending",)))
              .order_by(func.coalesce(E.finished_at, 0).desc(), E.rank, E.id).limit(200))
 _named = Entry.__table__.alias("named")
 LOG_ROWS = (select(LogRow.id, LogRow.at, LogRow.actor, LogRow.action, LogRow.ticket, _named.c.pseudonym, LogRow.detail)
@@ -236,7 +237,23 @@ def coordinator(session: Session, ev: Event, now: int, coordinator_id: int | Non
                                                   "purge_after_ms")},
         "all_spots": [{"id": s.id, "label": s.label, "active": s.active} for s in all_spots],
         "line": line, "active": active, "past": [entry_row(e, None, labels) for e in past], "log": log, "team": team,
+        **joining(session, ev, now, labels),
     }
+
+
+def joining(session: Session, ev: Event, now: int, labels: dict) -> dict:
+    """The console's joining block (issue 8): the gate and its current code, requests waiting to be admitted, how
+    many joined in the last minute against the flood alarm's threshold. Never in an observer's or a phone's view."""
+    from . import gate as gate_codes
+    recent = session.scalar(select(func.count(E.id)).where(E.event_id == ev.id, E.joined_at > now - 60_000,
+                                                           E.participant_id.is_not(None))) or 0
+    block = {"gate": ev.gate, "paused": ev.joining_paused, "unreachable_ms": ev.unreachable_ms,
+             "flood_per_min": ev.flood_per_min, "joins_last_min": recent, "flood": recent >= ev.flood_per_min}
+    if ev.gate == "onsite" and ev.gate_secret:
+        block |= gate_codes.current(ev.gate_secret, ev.gate_epoch, now)
+        block["display_key"] = gate_codes.display_key(ev.gate_secret)
+    return {"joining": block,
+            "requests": [entry_row(e, None, labels) for e in session.execute(REQUEST_ROWS, {"event_id": ev.id})]}
 
 
 def moves(before: list[int], after: list[int]) -> tuple[list[int], list[list[int]]]:

@@ -7,6 +7,7 @@
 
   var root = document.getElementById("pq");
   var T = JSON.parse(document.getElementById("pq-texts").textContent);
+  var TJ = JSON.parse(document.getElementById("pq-join-texts").textContent);  // join checks and gates
   var slug = root.dataset.slug;
   var KEY = "pq:" + slug + ":";
   var IN_LINE = ["waiting", "away"];
@@ -70,7 +71,7 @@
     return (d.getHours() < 10 ? "0" : "") + d.getHours() + ":" + (d.getMinutes() < 10 ? "0" : "") + d.getMinutes();
   }
 
-  function errorText(code) { return (T.errors && T.errors[code]) || T.errors.internal; }
+  function errorText(code) { return (TJ.errors && TJ.errors[code]) || (T.errors && T.errors[code]) || T.errors.internal; }
 
   function showError(code) {
     var el = $("error");
@@ -159,7 +160,7 @@
   // ------------------------------------------------------------ drawing
 
   function screen(id) {
-    ["s-loading", "s-join", "s-wait", "s-called", "s-spot", "s-after", "s-closed"].forEach(function (s) {
+    ["s-loading", "s-join", "s-pending", "s-wait", "s-called", "s-spot", "s-after", "s-closed"].forEach(function (s) {
       show($(s), s === id);
     });
     document.body.setAttribute("data-screen", id);
@@ -191,6 +192,8 @@
     if (!me) {
       if (ev.state === "ended") { $("closed-text").textContent = T.ev_ended; screen("s-closed"); }
       else renderJoin(ev);
+    } else if (me.state === "pending") {
+      renderPending(me);
     } else if (IN_LINE.indexOf(me.state) >= 0) {
       renderWait(ev, me);
     } else if (me.state === "called") {
@@ -214,6 +217,7 @@
     if (!input.value) input.value = store.get("name") || suggestion();
     var e = snap.public.eta_new;
     $("join-eta").textContent = deleted ? T.deleted : (e && snap.public.counts.line ? etaText(e, ev) : "");
+    renderGate(ev);
   }
 
   function etaText(e, ev) {
@@ -554,10 +558,95 @@
     store.set("name", name);
     deleted = false;
     joinOp = joinOp || PQNet.randomId(18);
-    act("join", {pseudonym: name}, btn, joinOp).then(function (res) {
-      joinOp = null;
+    joinWithProof("join", {pseudonym: name}, btn);
+  }
+
+  // ------------------------------------------------------------ joining: proof of work and gates (issue 8)
+
+  var proof = null;  // {op, pow}: the solved proof of work of the join in flight; a retry of that op re-sends it
+
+  /** Join (or rejoin) with a proof of work solved in a worker; a spent or expired one is solved again once. */
+  function joinWithProof(name, args, btn, again) {
+    var op = name === "join" ? joinOp : (proof && proof.name === name ? proof.op : PQNet.randomId(18));
+    btn.disabled = true;
+    showError(null);
+    var codeRow = $("join-code-row");
+    if (codeRow && !codeRow.hidden) args.code = $("join-code").value.replace(/\D/g, "");
+    var ready = proof && proof.op === op ? Promise.resolve(proof.pow) : solveProof(args.code);
+    ready.then(function (pow) {
+      proof = {op: op, name: name, pow: pow};
+      args.pow = pow;
+      return act(name, args, btn, op);
+    }).then(function (res) {
+      var code = res.error && res.error.code;
+      if (!res.ok && /^pow_/.test(code) && !again) {
+        proof = null;  // a fresh challenge under a fresh op id
+        if (name === "join") joinOp = PQNet.randomId(18);
+        return joinWithProof(name, args, btn, true);
+      }
+      if (res.ok || !/^(pow_|busy|internal)/.test(code)) { proof = null; if (name === "join") joinOp = null; }
       if (res.ok) client.refresh();
+    }, function (err) {
+      btn.disabled = false;
+      showSolving(false);
+      showError(err && err.code || "offline");
     });
+  }
+
+  /** Get a challenge and solve it in the worker, showing progress; resolves with the join's `pow` argument. */
+  function solveProof(code) {
+    if (!window.Worker || !window.crypto || !window.crypto.subtle) return Promise.reject({code: "pow_unsupported"});
+    showSolving(true, 0);
+    // With the on-site code the server waives the price for a shared (carrier) address: the phone is at the picket.
+    return fetch(root.dataset.challenge, {method: "POST", credentials: "same-origin", cache: "no-store",
+                                          headers: {"Content-Type": "application/json"},
+                                          body: JSON.stringify(code ? {code: code} : {})})
+      .then(function (r) {
+        return r.json().catch(function () { return {ok: false, error: {code: "internal"}}; });
+      }, function () { throw {code: "offline"}; })
+      .then(function (body) {
+        if (!body.ok) throw {code: body.error && body.error.code};
+        return new Promise(function (resolve, reject) {
+          var w;
+          try { w = new Worker(root.dataset.powWorker, {type: "module"}); } catch (e) { reject({code: "pow_unsupported"}); return; }
+          w.onmessage = function (m) {
+            var d = m.data || {};
+            if (d.progress) { showSolving(true, d.progress / d.expected); return; }
+            w.terminate();
+            showSolving(false);
+            if (d.done) resolve(d.done); else reject({code: "pow_unsupported"});
+          };
+          w.onerror = function () { w.terminate(); showSolving(false); reject({code: "pow_unsupported"}); };
+          w.postMessage({challenge: body.challenge});
+        });
+      });
+  }
+
+  /** The join form under the event's gate: the on-site code field, or the "joining is paused" note. */
+  function renderGate(ev) {
+    var onsite = ev.gate === "onsite";
+    show($("join-code-row"), onsite);
+    var m = /[#&]c=(\d{6})/.exec(location.hash);  // scanned from the big screen's QR code: the code comes along
+    if (m) {
+      $("join-code").value = m[1];
+      history.replaceState(null, "", location.pathname + location.search);
+    }
+    show($("join-paused"), !!ev.joining_paused);
+    $("join-paused").textContent = ev.joining_paused ? TJ.paused : "";
+    if (!proof) $("btn-join").disabled = !!ev.joining_paused;
+  }
+
+  function renderPending(me) {
+    screen("s-pending");
+    $("pending-name").textContent = fmt(T.name, {name: me.pseudonym});
+  }
+
+  /** The "checking…" state: `share` is attempts made / attempts expected (the bar creeps towards full). */
+  function showSolving(on, share) {
+    show($("join-solving"), on);
+    if (!on) return;
+    $("solving-text").textContent = share > 3 ? TJ.solving_slow : TJ.solving;
+    $("solving-bar").value = Math.round(100 * (1 - Math.exp(-(share || 0) * 1.2)));
   }
 
   function confirmPair(openId, boxId, yesId, noId, onYes) {
@@ -575,7 +664,8 @@
     $("btn-away").addEventListener("click", function () { act("step_away", {}, this); });
     $("btn-back").addEventListener("click", function () { unlockAudio(); act("come_back", {}, this); });
     $("btn-arrive").addEventListener("click", function () { stopFlash(); act("confirm_arrival", {}, this); });
-    $("btn-rejoin").addEventListener("click", function () { unlockAudio(); act("rejoin", {}, this); });
+    $("btn-rejoin").addEventListener("click", function () { unlockAudio(); joinWithProof("rejoin", {}, this); });
+    $("btn-pending-leave").addEventListener("click", function () { act("leave", {}, this); });
     confirmPair("btn-leave", "leave-confirm", "btn-leave-yes", "btn-leave-no", function (b) { act("leave", {}, b); });
     confirmPair("btn-cant", "cant-confirm", "btn-cant-yes", "btn-cant-no", function (b) { act("leave", {}, b); });
     confirmPair("btn-finish", "finish-confirm", "btn-finish-yes", "btn-finish-no", function (b) {

@@ -72,11 +72,22 @@ class Picket:
         """Perform a coordinator action as the owner."""
         return self.act(self.coord, name, args)
 
-    def join(self, name: str = "Tulip", token: str | None = None):
-        """A new participant joins; returns (principal, entry id)."""
+    def join(self, name: str = "Tulip", token: str | None = None, live: bool = True):
+        """A new participant joins; returns (principal, entry id). `live`: as from a page that has opened its socket
+        (reachable when called); else like a script over HTTP, which gets the short grace (see line.unreachable)."""
         who = self.person(token)
         out = self.act(who, "join", {"pseudonym": name})
+        if live:
+            self.mark_live(who)
         return who, out.result["entry"]
+
+    def mark_live(self, who) -> None:
+        """Record that this phone has opened a live page."""
+        from sqlalchemy import update
+        from coordinator.domain.models import Participant
+        with self.q.store.write() as s:
+            s.execute(update(Participant).where(Participant.token_hash == who.token_hash,
+                                                Participant.live_at.is_(None)).values(live_at=self.q.clock.now()))
 
     def start(self):
         """Make the event live."""

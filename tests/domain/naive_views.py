@@ -10,12 +10,12 @@ import json
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from coordinator.domain import estimates, views
+from coordinator.domain import estimates, gate, views
 from coordinator.domain.models import (LINE_STATES, LIVE_STATES, Announcement, Connection, Coordinator, Entry, Event,
                                       LogRow, Participant, Spot)
 
 EVENT_FIELDS = ("slug", "title", "location", "lat", "lon", "state", "slot_ms", "grace_ms", "lead_ms", "max_queue",
-                "ready_at", "show_pseudonyms", "paused_at", "ended_at", "purge_at", "board_qr")
+                "ready_at", "show_pseudonyms", "paused_at", "ended_at", "purge_at", "board_qr", "gate", "joining_paused")
 ENTRY_TIMES = ("joined_at", "called_at", "deadline_at", "arrived_at", "started_at", "ends_at", "finished_at")
 
 
@@ -159,9 +159,17 @@ def coordinator(session: Session, ev: Event, now: int, coordinator_id: int | Non
             line.append(entry_row(e, len(line) + 1, spots, participants, sockets))
         elif e.state in ("called", "on_spot"):
             active.append(entry_row(e, None, spots, participants, sockets))
-        else:
+        elif e.state != "pending":
             past.append(entry_row(e, None, spots, participants, sockets))
     past.sort(key=lambda r: r["finished_at"] or 0, reverse=True)
+    requests = sorted((e for e in entries if e.state == "pending"), key=lambda e: (e.joined_at, e.id))
+    recent = sum(1 for e in entries if e.joined_at > now - 60_000 and e.participant_id is not None)
+    joining = {"gate": ev.gate, "paused": ev.joining_paused, "unreachable_ms": ev.unreachable_ms,
+               "flood_per_min": ev.flood_per_min, "joins_last_min": recent, "flood": recent >= ev.flood_per_min}
+    if ev.gate == "onsite":
+        window = now // 60_000
+        joining |= {"code": gate.code(ev.gate_secret, ev.gate_epoch, window), "next_at": (window + 1) * 60_000,
+                    "display_key": gate.display_key(ev.gate_secret)}
     names = {e.ticket: e.pseudonym for e in entries}
     log = [{"id": r.id, "at": r.at, "actor": r.actor, "action": r.action, "ticket": r.ticket,
             "pseudonym": names.get(r.ticket), "detail": r.detail}
@@ -183,6 +191,7 @@ def coordinator(session: Session, ev: Event, now: int, coordinator_id: int | Non
         "all_spots": [{"id": s.id, "label": s.label, "active": s.active} for s in
                       sorted(spots.values(), key=lambda s: (s.sort, s.id))],
         "line": line, "active": active, "past": past[:200], "log": log, "team": team,
+        "joining": joining, "requests": [entry_row(e, None, spots, participants, sockets) for e in requests[:500]],
     }
 
 

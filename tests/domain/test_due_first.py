@@ -6,7 +6,8 @@ from tests.conftest import new_op, new_token
 
 
 def _called_person(queue):
-    public, token = queue.create_event({"title": "Due first", "spots": [{"label": "A"}], "grace_ms": 60_000})
+    public, token = queue.create_event({"title": "Due first", "spots": [{"label": "A"}], "grace_ms": 60_000,
+                                        "unreachable_ms": 60_000})  # joined without live pages: the full grace
     slug = public["event"]["slug"]
     owner = queue.authenticate({"event": slug, "coordinator": token})
     people = [queue.authenticate({"event": slug, "participant": new_token()}) for _ in range(2)]

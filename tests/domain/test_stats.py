@@ -20,7 +20,8 @@ def run_picket(q) -> dict:
     clock = q.clock
     t0 = clock.now()
     body, token = q.create_event({"title": "Stats picket", "spots": [{"label": "A"}], "slot_ms": 300 * S,
-                                  "grace_ms": 120 * S, "lead_ms": 60 * S, "miss_back": 3})
+                                  "grace_ms": 120 * S, "lead_ms": 60 * S, "miss_back": 3,
+                                  "unreachable_ms": 120 * S})  # joined with no live page: the full grace anyway
     slug = body["event"]["slug"]
     coord = q.authenticate({"event": slug, "coordinator": token})
     people = {}
