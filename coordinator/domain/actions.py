@@ -332,9 +332,10 @@ def resume(ctx, who, args):
 def end(ctx, who, args):
     """Any state to ended; people still in line leave, the one on a spot is done."""
     if ctx.event.state != "ended":
-        for e in ctx.session.scalars(select(Entry).where(Entry.event_id == ctx.event.id,
-                                                         Entry.state.in_(LIVE_STATES))):
-            ln.finish(ctx, e, "done" if e.state == "on_spot" else "left", "event_end")
+        with ctx.as_system():  # a consequence of the end, not something each person or the coordinator did
+            for e in ctx.session.scalars(select(Entry).where(Entry.event_id == ctx.event.id,
+                                                             Entry.state.in_(LIVE_STATES))):
+                ln.finish(ctx, e, "done" if e.state == "on_spot" else "left", "event_end")
         ctx.event.state, ctx.event.ended_at, ctx.event.paused_at = "ended", ctx.now, None
         ctx.event.purge_at = ctx.now + ctx.event.purge_after_ms
         ctx.log("end")

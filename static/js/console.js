@@ -95,8 +95,8 @@
     item.appendChild(close);
     box.appendChild(item);
     if (kind === "error") $("alerts").textContent = text;
-    while (box.children.length > 4) box.removeChild(box.firstChild);
-    setTimeout(function () { item.remove(); }, extra ? 15000 : 6000);
+    while (box.children.length > 2) box.removeChild(box.firstChild);  // at most two, never a wall over the page
+    setTimeout(function () { item.remove(); }, extra ? 10000 : 4000);
   }
 
   /** Ask before a destructive action: a modal <dialog> (window.confirm where dialogs are missing). */
@@ -267,7 +267,19 @@
     if (ev.state === "ended" && ev.purge_at) $("ended-note").textContent = fmt(T.w.ended, {time: timeOfDay(ev.purge_at)});
     $("call-next").hidden = ev.state === "ended";
     var waiting = s.line.some(function (e) { return e.state === "waiting"; });
-    $("call-next").disabled = ev.state !== "live" || !waiting || !!busy["call_next:"];
+    var why = callBlocked(s, ev, waiting);
+    $("call-next").disabled = !!why || !!busy["call_next:"];
+    $("call-hint").textContent = why ? T.call_hint[why] : "";
+    $("call-hint").hidden = !why || ev.state === "ended";
+  }
+
+  /** Why "Call next" cannot call now (a key of T.call_hint), or "" when it can. */
+  function callBlocked(s, ev, waiting) {
+    if (ev.state === "paused") return "paused";
+    if (ev.state !== "live") return "not_live";
+    if (!waiting) return "nobody";
+    var free = s.public.spots.some(function (spot) { return spot.status === "free"; });
+    return free ? "" : "full";
   }
 
   function drawSpots(s) {
@@ -288,7 +300,7 @@
           actBtn("finish", T.btn.finish, {"data-entry": on.id}),
           actBtn("detain", T.btn.detain, {"data-entry": on.id, class: "btn warn"}),
           actBtn("remove", T.btn.remove, {"data-entry": on.id, class: "btn danger"})]));
-      } else {
+      } else if (!called) {
         li.appendChild(h("div", {class: "holder muted", text: T.w.nobody}));
       }
       if (called) {
@@ -379,7 +391,7 @@
     (s.team || []).forEach(function (c) {
       list.appendChild(h("li", {class: c.revoked ? "revoked" : ""}, [
         h("strong", {text: c.label}), " ",
-        c.owner ? h("span", {class: "badge", text: T.w.owner}) : null,
+        c.owner && c.label.toLowerCase() !== T.w.owner.toLowerCase() ? h("span", {class: "badge", text: T.w.owner}) : null,
         s.me && s.me.id === c.id ? h("span", {class: "badge", text: T.w.you}) : null,
         c.revoked ? h("span", {class: "badge off", text: T.w.revoked})
           : h("span", {class: "badge " + (c.online ? "ok" : "off"), text: c.online ? T.w.online : T.w.offline}),
@@ -397,10 +409,13 @@
       if (r.action === "settings") {  // setting names, translated
         detail = (r.detail || "").split(",").map(function (k) { return T.fields[k] || k; }).join(", ");
       }
-      var actor = r.actor === "system" ? "" : r.actor === "participant" ? T.w.participant : r.actor;
+      // A coordinator's name then what they did ("Masha: called up"); automatic steps and a person's own actions
+      // name nobody (the person is named after the action).
+      var actor = r.actor === "system" || r.actor === "participant" ? "" : r.actor;
+      var what = r.action === "call" && r.actor === "system" ? T.log.auto_call : (T.log[r.action] || r.action);
       list.appendChild(h("li", {}, [
-        h("time", {text: timeOfDay(r.at)}), " ", h("span", {class: "actor", text: actor}),
-        " " + (T.log[r.action] || r.action),
+        h("time", {text: timeOfDay(r.at)}), " ", actor ? h("span", {class: "actor", text: actor + ":"}) : null,
+        " " + what,
         r.ticket ? " · " + (r.pseudonym || "") + " (" + fmt(T.w.ticket, {n: r.ticket}) + ")" : "",
         detail ? " · " + detail : ""]));
     });

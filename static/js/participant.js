@@ -181,12 +181,12 @@
     var ev = snap.public.event;
     var me = snap.me;
     $("ev-title").textContent = ev.title;
-    var evText = T["ev_" + ev.state];
+    var evText = ev.state === "ended" ? "" : T["ev_" + ev.state];  // the ended screens say it themselves
     $("ev-state").textContent = evText || "";
     show($("ev-state"), !!evText);
     document.body.classList.remove("is-ready", "is-turn", "is-spot");
     if (!me) {
-      if (ev.state === "ended") { $("closed-text").textContent = T.ev_ended; screen("s-closed"); }
+      if (ev.state === "ended") { $("closed-text").textContent = T.closed_ended; screen("s-closed"); }
       else renderJoin(ev);
     } else if (IN_LINE.indexOf(me.state) >= 0) {
       renderWait(ev, me);
@@ -197,6 +197,9 @@
     } else {
       renderAfter(ev, me);
     }
+    // "Legal help" once: the on-spot and detained screens have their own button.
+    var ownHelp = me && (me.state === "on_spot" || me.state === "detained");
+    show(document.querySelector(".help-link"), !ownHelp);
     renderSpots();
     renderNews();
     renderAlertsCard();
@@ -216,15 +219,20 @@
   function etaText(e, ev) {
     if (ev.state === "paused") return T.eta_paused;
     if (ev.state !== "live" && ev.state !== "open") return "";
-    var lo = PQEta.minutes(e.lo_ms), mid = PQEta.minutes(e.mid_ms), hi = PQEta.minutes(e.hi_ms);
-    if (hi <= 1) return T.eta_soon;
-    return fmt(me() ? T.eta : T.eta_join, {lo: lo, mid: mid, hi: Math.max(hi, mid)});
+    var lo = PQEta.minutes(e.lo_ms), mid = PQEta.minutes(e.mid_ms), hi = Math.max(PQEta.minutes(e.hi_ms), mid);
+    lo = Math.min(lo, mid);
+    if (hi <= 1 && ev.state === "live") return T.eta_soon;
+    var one = lo === hi;  // "about 4 min", never "between 4 and 4 min"
+    var text = ev.state === "open" ? (one ? T.eta_open_one : T.eta_open)
+      : me() ? (one ? T.eta_one : T.eta) : (one ? T.eta_join_one : T.eta_join);
+    return fmt(text, {lo: lo, mid: mid, hi: hi});
   }
 
   function me() { return snap && snap.me; }
 
   function ready(ev, m) {
-    return m.state === "waiting" && m.position && m.position <= (ev.ready_at || 2) && ev.state !== "ended";
+    // Only once calls run: before the start nobody is about to be called.
+    return m.state === "waiting" && m.position && m.position <= (ev.ready_at || 2) && ev.state === "live";
   }
 
   function renderWait(ev, m) {
@@ -259,6 +267,8 @@
   function renderAfter(ev, m) {
     screen("s-after");
     var kind = FINAL.indexOf(m.state) >= 0 ? m.state : "left";
+    // Put out of line by the end of the event (also on the way to a spot): say so, not "you left".
+    if (ev.state === "ended" && (kind === "left" || kind === "missed")) kind = "ended";
     $("after-title").textContent = T["after_" + kind];
     $("after-text").textContent = T["after_" + kind + "_text"];
     show($("btn-rejoin"), ev.state !== "ended" && ev.state !== "draft");

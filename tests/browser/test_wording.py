@@ -1,0 +1,132 @@
+"""What a person reads in the confusing states of issue 11, at 360x740 in Russian: the end of an event while someone
+is called, the ended join link and board, "get ready" before the start, the estimate, the console's spot card,
+"Call next" and its reason, the log, "Legal help" once, no 404 (favicon)."""
+from __future__ import annotations
+
+import re
+
+import pytest
+import requests
+from playwright.sync_api import expect
+
+from test_participant import WAIT, coord, create_event, join, open_page
+
+pytestmark = [pytest.mark.browser, pytest.mark.server]
+
+
+def not_found_urls(page) -> list:
+    """Collect the URLs that answer 404 while the page lives."""
+    seen = []
+    page.on("response", lambda r: seen.append(r.url) if r.status == 404 else None)
+    return seen
+
+
+def test_participant_and_board_before_the_start_and_after_the_end(live_server, phone):
+    ev = create_event(live_server, ready_at=2, spots=[{"label": "A"}])
+    first_ctx = phone()
+    first = open_page(first_ctx, live_server, ev)
+    missing = not_found_urls(first)
+    join(first, "Первый")
+    second = open_page(phone(), live_server, ev)
+    join(second, "Вторая")
+
+    # Before calls start nobody is told to get ready, and the estimate says it counts from the start.
+    expect(first.locator("#ready-banner")).to_be_hidden()
+    assert "is-ready" not in (first.locator("body").get_attribute("class") or "")
+    expect(first.locator("#wait-eta")).to_contain_text("Вызовы ещё не начались")
+    board = phone().new_page()
+    board.goto(f"{live_server.url}/e/{ev['slug']}/board")
+    expect(board.locator("#b-eta")).to_contain_text("после начала", timeout=WAIT)
+
+    # The estimate never reads "from 4 to 4 min".
+    for page in (first, second):
+        text = page.locator("#s-wait").inner_text()
+        for lo, hi in re.findall(r"от (\d+) до (\d+)", text):
+            assert lo != hi, text
+
+    # Called, then the event ends: the phone says the event ended, not "you left, join again".
+    coord(live_server, ev, "start")
+    coord(live_server, ev, "call_next")
+    expect(first.locator("#s-called")).to_be_visible(timeout=WAIT)
+    coord(live_server, ev, "end")
+    expect(first.locator("#s-after")).to_be_visible(timeout=WAIT)
+    expect(first.locator("#after-title")).to_have_text("Акция закончилась")
+    assert "встать" not in first.locator("#s-after").inner_text().lower()
+    expect(first.locator("#btn-rejoin")).to_be_hidden()
+    expect(second.locator("#after-title")).to_have_text("Акция закончилась", timeout=WAIT)
+
+    # The join link after the end: one message, and what happens next; the board offers no way to join.
+    late = phone().new_page()
+    late_missing = not_found_urls(late)
+    late.goto(f"{live_server.url}/e/{ev['slug']}")
+    expect(late.locator("#s-closed")).to_be_visible(timeout=WAIT)
+    expect(late.locator("#ev-state")).to_be_hidden()
+    body = late.locator("#pq").inner_text()
+    assert len(re.findall(r"(?i)акция (закончилась|завершена|окончена)", body)) == 1, body
+    expect(late.locator("#closed-text")).to_contain_text("Больше никого не вызовут")
+    board.reload()
+    expect(board.locator("#b-state")).to_have_attribute("data-state", "ended", timeout=WAIT)
+    expect(board.locator("#b-join")).to_be_hidden()
+    expect(board.locator("#b-qr")).to_be_hidden()
+
+    # Every page links the favicon, and nothing answers 404.
+    for page in (first, late, board):
+        assert page.locator('link[rel="icon"]').count() == 1
+    assert requests.get(live_server.url + "/favicon.ico", timeout=10).status_code == 200
+    assert missing == [] and late_missing == [], (missing, late_missing)
+
+
+def test_legal_help_once_on_the_spot(live_server, phone):
+    ev = create_event(live_server, spots=[{"label": "A"}])
+    coord(live_server, ev, "start")
+    page = open_page(phone(), live_server, ev)
+    join(page, "Первый")
+    coord(live_server, ev, "call_next")
+    page.click("#btn-arrive")
+    expect(page.locator("#s-spot")).to_be_visible(timeout=WAIT)
+    expect(page.get_by_role("button", name="Юридическая помощь")).to_have_count(1)
+    expect(page.locator("#s-spot .js-help")).to_be_visible()
+
+
+def test_console_spot_card_call_next_and_log(live_server, phone):
+    ev = create_event(live_server, spots=[{"label": "A"}])
+    page = phone().new_page()
+    page.goto(f"{live_server.url}/c/{ev['slug']}#k={ev['token']}")
+    expect(page.locator("#app")).to_be_visible(timeout=WAIT)
+
+    # Before the start "Call next" is disabled, and says why.
+    expect(page.locator("#call-next")).to_be_disabled()
+    expect(page.locator("#call-hint")).to_contain_text("Начать вызовы")
+
+    tok = requests.post(f"{live_server.url}/api/events/{ev['slug']}/actions/join",
+                        json={"op": "op-join-1", "args": {"pseudonym": "Тюльпан"}},
+                        headers={"X-Participant-Token": "t" * 43}, timeout=10)
+    assert tok.json()["ok"], tok.text
+    requests.post(f"{live_server.url}/api/events/{ev['slug']}/actions/join",
+                  json={"op": "op-join-2", "args": {"pseudonym": "Роза"}},
+                  headers={"X-Participant-Token": "r" * 43}, timeout=10)
+    coord(live_server, ev, "start")
+    expect(page.locator("#call-next")).to_be_enabled(timeout=WAIT)
+    expect(page.locator("#call-hint")).to_be_hidden()
+    page.click("#call-next")
+
+    # The spot has someone called: no "nobody" next to it; with every spot taken "Call next" is off, with a reason.
+    card = page.locator("#spots li").first
+    expect(card).to_contain_text("Тюльпан", timeout=WAIT)
+    assert "никого" not in card.inner_text()
+    expect(page.locator("#call-next")).to_be_disabled()
+    expect(page.locator("#call-hint")).to_contain_text("Все места заняты")
+
+    # Messages stay few: at most two at a time.
+    for name in ("Ива", "Клён", "Дуб"):
+        page.fill("#walkin-name", name)
+        page.click("#walkin-form button[type=submit]")
+        expect(page.locator("#line")).to_contain_text(name)
+    assert page.locator("#toasts .toast").count() <= 2
+
+    # The log: the organiser's call names them; nothing ungrammatical; the team list does not repeat the role.
+    log = page.locator("#log").inner_text()
+    assert "вызов на место" in log, log
+    assert "участник начало" not in log and "(ла)" not in log and "(а)" not in log, log
+    team = page.locator("#team").inner_text().lower()
+    assert team.count("организатор") <= 1, team
