@@ -251,7 +251,7 @@
     document.title = ev.title;
     $("ev-state").textContent = T.event_states[ev.state] || ev.state;
     $("ev-state").className = "badge state-" + ev.state;
-    $("who-am-i").textContent = s.me ? fmt(T.w.signed_in_as, {label: s.me.label}) : "";
+    $("who-am-i").textContent = s.me ? fmt(T.w.signed_in_as, {label: teamLabel(s.me)}) : "";
     var c = s.public.counts;
     $("c-waiting").textContent = c.waiting;
     $("c-away").textContent = c.away;
@@ -278,8 +278,9 @@
     if (ev.state === "paused") return "paused";
     if (ev.state !== "live") return "not_live";
     if (!waiting) return "nobody";
-    var free = s.public.spots.some(function (spot) { return spot.status === "free"; });
-    return free ? "" : "full";
+    var spots = s.public.spots;
+    if (spots.some(function (spot) { return spot.status === "free"; })) return "";
+    return spots.every(function (spot) { return spot.called_ticket; }) ? "all_called" : "full";
   }
 
   function drawSpots(s) {
@@ -390,8 +391,8 @@
     var owner = s.me && s.me.owner;
     (s.team || []).forEach(function (c) {
       list.appendChild(h("li", {class: c.revoked ? "revoked" : ""}, [
-        h("strong", {text: c.label}), " ",
-        c.owner && c.label.toLowerCase() !== T.w.owner.toLowerCase() ? h("span", {class: "badge", text: T.w.owner}) : null,
+        h("strong", {text: teamLabel(c)}), " ",
+        c.owner && teamLabel(c).toLowerCase() !== T.w.owner.toLowerCase() ? h("span", {class: "badge", text: T.w.owner}) : null,
         s.me && s.me.id === c.id ? h("span", {class: "badge", text: T.w.you}) : null,
         c.revoked ? h("span", {class: "badge off", text: T.w.revoked})
           : h("span", {class: "badge " + (c.online ? "ok" : "off"), text: c.online ? T.w.online : T.w.offline}),
@@ -400,6 +401,9 @@
     });
     $("invite-form").hidden = !owner;
   }
+
+  /** A coordinator's name; the API's default name of the owner ("owner") in the reader's language. */
+  function teamLabel(c) { return c.owner && c.label === "owner" ? T.w.owner : c.label; }
 
   function drawLog(s) {
     var list = $("log");
@@ -831,6 +835,18 @@
         showGate("bye", T.bye.not_found);
       }});
     });
+  });
+
+  // On a phone the log, settings, team and statistics start folded: spots and the line come first. A section link
+  // unfolds its section.
+  var folds = root.querySelectorAll("details.fold");
+  if (window.matchMedia && !window.matchMedia("(min-width: 960px)").matches) {
+    for (var f = 0; f < folds.length; f++) folds[f].open = false;
+  }
+  root.querySelector(".jump").addEventListener("click", function (e) {
+    var a = e.target.closest("a[href^='#']");
+    var d = a && document.querySelector(a.getAttribute("href") + " details.fold");
+    if (d) d.open = true;
   });
 
   var qr = $("qr");

@@ -9,7 +9,7 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
-from test_participant import WAIT, coord, create_event, join, open_page
+from test_participant import WAIT, console, coord, create_event, join, open_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 
@@ -115,7 +115,11 @@ def test_console_spot_card_call_next_and_log(live_server, phone):
     expect(card).to_contain_text("Тюльпан", timeout=WAIT)
     assert "никого" not in card.inner_text()
     expect(page.locator("#call-next")).to_be_disabled()
-    expect(page.locator("#call-hint")).to_contain_text("Все места заняты")
+    expect(page.locator("#call-hint")).to_contain_text("уже кого-то вызвали")
+    called = console(live_server, ev)["active"][0]["id"]
+    coord(live_server, ev, "confirm_arrival", entry=called)  # now on the spot: the spot is taken, nobody called
+    expect(page.locator("#call-hint")).to_contain_text("Все места заняты", timeout=WAIT)
+    expect(page.locator("#call-next")).to_be_disabled()
 
     # Messages stay few: at most two at a time.
     for name in ("Ива", "Клён", "Дуб"):
@@ -125,8 +129,8 @@ def test_console_spot_card_call_next_and_log(live_server, phone):
     assert page.locator("#toasts .toast").count() <= 2
 
     # The log: the organiser's call names them; nothing ungrammatical; the team list does not repeat the role.
-    log = page.locator("#log").inner_text()
+    log = page.locator("#log").text_content()  # folded on a phone: read it anyway
     assert "вызов на место" in log, log
     assert "участник начало" not in log and "(ла)" not in log and "(а)" not in log, log
-    team = page.locator("#team").inner_text().lower()
+    team = page.locator("#team").text_content().lower()
     assert team.count("организатор") <= 1, team
