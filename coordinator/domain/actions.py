@@ -371,7 +371,7 @@ def call_next(ctx, who, args):
             raise DomainError("Nobody is waiting.", "not_in_line")
     cur = on.get(spot.id)
     ln.call(ctx, entry, spot, cur.ends_at if cur else None)
-    return entry_result(entry) | {"spot": spot.id}
+    return entry_result(entry) | {"spot": {"id": spot.id, "label": spot.label}}  # the one shape of a spot
 
 
 @action("skip", "coordinator", ("entry",), "Let the next person go first (a called person goes back to 2nd place).")

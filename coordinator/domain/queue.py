@@ -63,6 +63,15 @@ def _check_passphrase(stored: str | None, given: object) -> None:
         raise PassphraseRequired("The passphrase is wrong.")
 
 
+
+def stored_answer(text: str, current_v: int) -> tuple[dict, int]:
+    """A stored answer: its result and the version it made. Rows stored before versions were kept hold the bare
+    result; they answer with the current version."""
+    data = json.loads(text)
+    if isinstance(data, dict) and set(data) == {"result", "v"}:
+        return data["result"], data["v"]
+    return data, current_v
+
 class Queue:
     """The engine over one database."""
 
@@ -177,9 +186,9 @@ class Queue:
             self._recheck(s, who)  # before a replay too: a revoked link gets no answers at all
             done = s.scalars(select(Operation).where(Operation.event_id == ev.id, Operation.actor == who.actor_key,
                                                      Operation.op == op)).first()
-            if done is not None:
-                return Outcome(ev.id, ev.slug, json.loads(done.result), ev.version, ev.version, replay=True,
-                               server_now=now)
+            if done is not None:  # the first answer, with the version it made (not the current one)
+                result, v_first = stored_answer(done.result, ev.version)
+                return Outcome(ev.id, ev.slug, result, v_first, v_first, replay=True, server_now=now)
             if act.owner_only and not who.owner:
                 raise Forbidden("Only the event's owner may do this.")
             if ev.state == "ended" and act.name not in ("settings", "leave", "delete_me", "set_push"):
@@ -196,7 +205,8 @@ class Queue:
             out = self._finish(ctx)
             # A secret in a result (invite's token) is shown once and never stored: a replay answers without it.
             stored = {k: x for k, x in result.items() if k != "token"}
-            s.add(Operation(event_id=ev.id, actor=who.actor_key, op=op, created_at=now, result=json.dumps(stored)))
+            s.add(Operation(event_id=ev.id, actor=who.actor_key, op=op, created_at=now,
+                            result=json.dumps({"result": stored, "v": out.v})))
             out.result = result
             if act.name == "revoke" and result.get("revoked"):
                 out.revoked.append(result["coordinator"])

@@ -173,7 +173,7 @@ def entry_row(e: tuple, position: int | None, spot_labels: dict) -> dict:
      finished_at, misses, participant_id, note, online, last_seen_at, push) = e
     return {
         "id": entry_id, "ticket": ticket, "pseudonym": pseudonym, "state": state, "position": position,
-        "spot": spot_id, "spot_label": spot_labels.get(spot_id),
+        "spot": {"id": spot_id, "label": spot_labels.get(spot_id)} if spot_id else None,
         "joined_at": joined_at, "called_at": called_at, "deadline_at": deadline_at, "arrived_at": arrived_at,
         "started_at": started_at, "ends_at": ends_at, "finished_at": finished_at,
         "misses": misses, "walk_in": participant_id is None, "note": note,

@@ -146,7 +146,7 @@
         return res;
       }
       var r = res.result || {};
-      var spot = r.spot && snap ? (snap.all_spots.filter(function (s) { return s.id === r.spot; })[0] || {}).label : "";
+      var spot = r.spot ? r.spot.label : "";
       var name = label || (r.entry ? nameOf(r.entry) : (args && args.pseudonym) || "");
       var text = opts.doneText || T.done[action] || T.done.same;
       if (r.already) text = T.done.same;
@@ -288,8 +288,8 @@
     list.textContent = "";
     var live = s.public.event.state === "live";
     s.public.spots.forEach(function (spot) {
-      var on = s.active.filter(function (e) { return e.spot === spot.id && e.state === "on_spot"; })[0];
-      var called = s.active.filter(function (e) { return e.spot === spot.id && e.state === "called"; })[0];
+      var on = s.active.filter(function (e) { return e.spot && e.spot.id === spot.id && e.state === "on_spot"; })[0];
+      var called = s.active.filter(function (e) { return e.spot && e.spot.id === spot.id && e.state === "called"; })[0];
       var li = h("li", {class: "spot status-" + spot.status, "data-spot": spot.id}, [
         h("h3", {}, [fmt(T.w.spot, {label: spot.label}), " ",
                      h("span", {class: "badge", text: T.spot_status[spot.status] || spot.status})])]);

@@ -138,7 +138,7 @@ def entry_row(e: Entry, position: int | None, spots: dict, participants: dict, s
     p = participants.get(e.participant_id)
     return {
         "id": e.id, "ticket": e.ticket, "pseudonym": e.pseudonym, "state": e.state, "position": position,
-        "spot": e.spot_id, "spot_label": spots[e.spot_id].label if e.spot_id in spots else None,
+        "spot": {"id": e.spot_id, "label": spots[e.spot_id].label if e.spot_id in spots else None} if e.spot_id else None,
         **{k: getattr(e, k) for k in ENTRY_TIMES},
         "misses": e.misses, "walk_in": e.participant_id is None, "note": e.note,
         "online": bool(p and any(c.token_hash == p.token_hash for c in sockets)),

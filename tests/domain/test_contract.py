@@ -1,0 +1,31 @@
+"""One shape per thing (issue 11): a spot is {id, label} wherever it appears; a replay answers the first answer's
+version."""
+from coordinator.domain.views import coordinator
+
+
+def test_a_spot_has_one_shape_everywhere(picket):
+    who, entry = picket.join("Tulip")
+    called = picket.c("call_next").result
+    spot = {"id": picket.spot_ids[0], "label": "A"}
+    assert called["spot"] == spot
+    me = picket.q.snapshot(who)["me"]
+    assert me["spot"] == spot
+    with picket.q.store.read() as s:
+        snap = coordinator(s, picket.event(), picket.q.clock.now(), None)
+    assert [e["spot"] for e in snap["active"]] == [spot]
+    assert all("spot_label" not in e for e in snap["active"])
+    picket.join("Rose")
+    with picket.q.store.read() as s:
+        snap = coordinator(s, picket.event(), picket.q.clock.now(), None)
+    assert [e["spot"] for e in snap["line"]] == [None]
+
+
+def test_a_replay_answers_the_first_version(picket):
+    who = picket.person()
+    first = picket.q.perform(who, "join", {"pseudonym": "Anna"}, "op-first-join")
+    picket.join("Rose")
+    picket.c("call_next")
+    assert picket.version() > first.v
+    again = picket.q.perform(who, "join", {"pseudonym": "Anna"}, "op-first-join")
+    assert again.replay and again.result == first.result
+    assert again.v == first.v and again.prev_v == first.v
