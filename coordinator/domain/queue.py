@@ -64,13 +64,13 @@ def _check_passphrase(stored: str | None, given: object) -> None:
 
 
 
-def stored_answer(text: str, current_v: int) -> tuple[dict, int]:
-    """A stored answer: its result and the version it made. Rows stored before versions were kept hold the bare
-    result; they answer with the current version."""
+def stored_answer(text: str, current_v: int) -> tuple[dict, int, str | None]:
+    """A stored answer: its result, the version it made and the action it answered. Rows stored before these were
+    kept hold the bare result; they answer with the current version, for any action."""
     data = json.loads(text)
-    if isinstance(data, dict) and set(data) == {"result", "v"}:
-        return data["result"], data["v"]
-    return data, current_v
+    if isinstance(data, dict) and set(data) == {"result", "v", "action"}:
+        return data["result"], data["v"], data["action"]
+    return data, current_v, None
 
 class Queue:
     """The engine over one database."""
@@ -187,7 +187,9 @@ class Queue:
             done = s.scalars(select(Operation).where(Operation.event_id == ev.id, Operation.actor == who.actor_key,
                                                      Operation.op == op)).first()
             if done is not None:  # the first answer, with the version it made (not the current one)
-                result, v_first = stored_answer(done.result, ev.version)
+                result, v_first, first_action = stored_answer(done.result, ev.version)
+                if first_action not in (None, act.name):
+                    raise Conflict(f"This op id was already used for '{first_action}'; use a new one.")
                 return Outcome(ev.id, ev.slug, result, v_first, v_first, replay=True, server_now=now)
             if act.owner_only and not who.owner:
                 raise Forbidden("Only the event's owner may do this.")
@@ -206,7 +208,7 @@ class Queue:
             # A secret in a result (invite's token) is shown once and never stored: a replay answers without it.
             stored = {k: x for k, x in result.items() if k != "token"}
             s.add(Operation(event_id=ev.id, actor=who.actor_key, op=op, created_at=now,
-                            result=json.dumps({"result": stored, "v": out.v})))
+                            result=json.dumps({"result": stored, "v": out.v, "action": act.name})))
             out.result = result
             if act.name == "revoke" and result.get("revoked"):
                 out.revoked.append(result["coordinator"])

@@ -29,3 +29,17 @@ def test_a_replay_answers_the_first_version(picket):
     again = picket.q.perform(who, "join", {"pseudonym": "Anna"}, "op-first-join")
     assert again.replay and again.result == first.result
     assert again.v == first.v and again.prev_v == first.v
+
+
+def test_an_op_id_answers_only_its_own_action(picket):
+    """An op id already used for one action is refused for another (it would answer the wrong result)."""
+    import pytest
+
+    from coordinator.domain import DomainError
+    who, _ = picket.join("Anna")
+    picket.q.perform(who, "step_away", {}, "op-shared-12")
+    before = picket.dump()
+    with pytest.raises(DomainError) as err:
+        picket.q.perform(who, "leave", {}, "op-shared-12")
+    assert err.value.code == "conflict"
+    assert picket.dump() == before
