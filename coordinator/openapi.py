@@ -80,7 +80,11 @@ def _schemas() -> dict:
             "est": _obj({"turn_ms": INT, "lo_ms": INT, "hi_ms": INT, "lead_ms": INT,
                          "free_at": {"type": "array", "items": INT}}, ["turn_ms", "lo_ms", "hi_ms", "lead_ms",
                                                                        "free_at"]),
-            "eta_new": _ref("Eta")}),
+            "eta_new": _ref("Eta"),
+            "next": {"type": "array", "items": INT, "maxItems": 3,
+                     "description": "tickets of the next people to be called (stepped-away people are passed over)"},
+            "through_at": {**INT_NULL, "description": "when the whole line is expected to be through (the last "
+                                                      "person's turn over); null when nobody waits or stands"}}),
         "Announcement": _obj({"id": INT, "at": INT, "text": STR}),
         "Me": _obj({
             "id": INT, "ticket": INT, "pseudonym": STR, "state": {"enum": list(ENTRY_STATES)},

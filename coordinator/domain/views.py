@@ -39,6 +39,9 @@ OBSERVED = (select(E.started_at, E.finished_at)
             .order_by(E.finished_at.desc()).limit(50))  # the latest 50 slots held
 LINE_COUNTS = select(E.state, func.count()).where(E.event_id == EVENT_ID,
                                                   E.state.in_(LINE_STATES)).group_by(E.state)
+NEXT_UP = 3  # tickets the board shows as "next up"
+NEXT_TICKETS = (select(E.ticket).where(E.event_id == EVENT_ID, E.state == "waiting")
+                .order_by(E.rank, E.id).limit(NEXT_UP))
 
 
 def _spots(session: Session, ev: Event) -> list[Spot]:
@@ -101,6 +104,8 @@ def public_blocks(session: Session, ev: Event, now: int, counts: dict | None = N
     est = estimate_params(session, ev, now, spots, on, called)
     line = counts["waiting"] + counts["away"]
     eta_new = estimates.eta(line + 1, est, base_now(ev, now))
+    through = estimates.through_at(line, est, base_now(ev, now)) if ev.state in ("open", "live", "paused") else None
+    next_up = list(session.scalars(NEXT_TICKETS, {"event_id": ev.id})) if counts["waiting"] else []
 
     def block(names: bool) -> dict:
         """One variant; each gets its own dicts, so a caller may change one without touching the other."""
@@ -121,6 +126,7 @@ def public_blocks(session: Session, ev: Event, now: int, counts: dict | None = N
                        "detained": ev.detained, "noshow": ev.noshows, "calls": ev.calls},
             "est": est | {"free_at": list(est["free_at"])},
             "eta_new": dict(eta_new),
+            "next": list(next_up), "through_at": through,
         }
 
     return block(False), block(True)

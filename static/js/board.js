@@ -124,8 +124,19 @@
     $("b-detained").textContent = String(pub.counts.detained);
     $("b-detained").parentNode.classList.toggle("b-some", pub.counts.detained > 0);  // red only when there are any
     renderSpots();
+    renderNext(ev);
     renderNews();
     tick();
+  }
+
+  /** "Next up": the tickets to be called next, as queue screens show them; when the whole line is through. */
+  function renderNext(ev) {
+    var list = $("b-next-list");
+    var next = pub.next || [];
+    list.textContent = "";
+    next.forEach(function (ticket) { list.appendChild(el("li", "b-next-ticket", t("busy_ticket", {ticket: ticket}))); });
+    $("b-nextup").hidden = !next.length || ev.state === "ended";
+    $("b-through").textContent = pub.through_at ? t("through", {time: hhmm(pub.through_at)}) : t("eta_none");
   }
 
   function renderSpots() {

@@ -258,6 +258,7 @@
     $("c-held").textContent = c.held;
     $("c-detained").textContent = c.detained;
     $("c-noshow").textContent = c.noshow;
+    $("c-through").textContent = s.public.through_at ? "≈ " + timeOfDay(s.public.through_at) : "–";
     var btns = $("ev-controls").querySelectorAll("[data-show]");
     for (var i = 0; i < btns.length; i++) {
       btns[i].hidden = btns[i].getAttribute("data-show").split(" ").indexOf(ev.state) < 0;

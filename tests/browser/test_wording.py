@@ -37,6 +37,9 @@ def test_participant_and_board_before_the_start_and_after_the_end(live_server, p
     board = phone().new_page()
     board.goto(f"{live_server.url}/e/{ev['slug']}/board")
     expect(board.locator("#b-eta")).to_contain_text("после начала", timeout=WAIT)
+    # "Next up" tickets, as queue screens show them, and when the whole line is through.
+    expect(board.locator("#b-next-list li")).to_have_text(["№ 1", "№ 2"])
+    expect(board.locator("#b-through")).to_have_text(re.compile(r"^примерно к \d{1,2}:\d\d$"))
 
     # The estimate never reads "from 4 to 4 min".
     for page in (first, second):
@@ -67,6 +70,8 @@ def test_participant_and_board_before_the_start_and_after_the_end(live_server, p
     board.reload()
     expect(board.locator("#b-state")).to_have_attribute("data-state", "ended", timeout=WAIT)
     expect(board.locator("#b-join")).to_be_hidden()
+    expect(board.locator("#b-nextup")).to_be_hidden()
+    expect(board.locator("#b-through")).to_have_text("–")
     expect(board.locator("#b-qr")).to_be_hidden()
 
     # Every page links the favicon, and nothing answers 404.
@@ -107,6 +112,7 @@ def test_console_spot_card_call_next_and_log(live_server, phone):
                   headers={"X-Participant-Token": "r" * 43}, timeout=10)
     coord(live_server, ev, "start")
     expect(page.locator("#call-next")).to_be_enabled(timeout=WAIT)
+    expect(page.locator("#c-through")).to_have_text(re.compile(r"^≈ \d{1,2}:\d\d$"))
     expect(page.locator("#call-hint")).to_be_hidden()
     page.click("#call-next")
 

@@ -88,6 +88,10 @@ def public(session: Session, ev: Event, now: int, names: bool = False) -> dict:
         "counts": counts,
         "est": est,
         "eta_new": estimates.eta(counts["line"] + 1, est, base_now(ev, now)),
+        "next": [e.ticket for e in sorted(session.scalars(select(Entry).where(
+            Entry.event_id == ev.id, Entry.state == "waiting")), key=lambda e: (e.rank, e.id))][:3],
+        "through_at": (estimates.through_at(counts["line"], est, base_now(ev, now))
+                       if ev.state in ("open", "live", "paused") else None),
     }
 
 

@@ -43,3 +43,23 @@ def test_an_op_id_answers_only_its_own_action(picket):
         picket.q.perform(who, "leave", {}, "op-shared-12")
     assert err.value.code == "conflict"
     assert picket.dump() == before
+
+
+def test_next_up_and_when_the_line_is_through(make_picket):
+    """The public block names the next tickets (people who stepped away are passed over) and when the whole line is
+    expected to be through."""
+    p = make_picket(auto_call=False, spots=("A",), slot_ms=300_000, lead_ms=60_000)
+    obs = p.observer()
+    assert p.snapshot(obs)["public"]["next"] == [] and p.snapshot(obs)["public"]["through_at"] is None
+    people = [p.join(f"P{i}") for i in range(5)]
+    p.act(people[1][0], "step_away")
+    pub = p.snapshot(obs)["public"]
+    assert pub["next"] == [1, 3, 4]
+    now = p.q.clock.now()
+    # five people, one spot, five minutes each: the last one is through about 25 minutes from the start
+    assert 5 * 300_000 - 60_000 <= pub["through_at"] - now <= 5 * 300_000 + 60_000
+    p.start()
+    p.c("call_next")
+    assert p.snapshot(obs)["public"]["next"] == [3, 4, 5]
+    p.c("end")
+    assert p.snapshot(obs)["public"]["through_at"] is None
