@@ -9,6 +9,7 @@ FIELD_SCHEMAS = {
     "note": {"type": "string", "maxLength": 200}, "pause": {"type": "boolean"},
     "label": {"type": "string", "maxLength": 40}, "coordinator": {"type": "integer"},
     "title": {"type": "string", "maxLength": 120}, "location": {"type": "string", "maxLength": 200},
+    "op": {"type": "string", "pattern": "^[A-Za-z0-9_-]{8,64}$", "description": "the op id of the action to undo"},
     "subscription": {"type": ["object", "null"], "properties": {
         "endpoint": {"type": "string"}, "keys": {"type": "object", "properties": {
             "p256dh": {"type": "string"}, "auth": {"type": "string"}}}}},
@@ -30,7 +31,7 @@ OP = {"type": "string", "pattern": "^[A-Za-z0-9_-]{8,64}$", "description": "clie
 REQUIRED_ARGS = {
     "join": ["pseudonym"], "skip": ["entry"], "move": ["entry", "to"], "remove": ["entry"],
     "add_walk_in": ["pseudonym"], "recall": ["entry"], "detain": ["entry"], "broadcast": ["text"],
-    "spots": ["spots"], "invite": ["label"], "revoke": ["coordinator"],
+    "spots": ["spots"], "invite": ["label"], "revoke": ["coordinator"], "undo": ["op"],
 }
 # Defaults of a new event (coordinator/domain/models.py); `settings` changes only the fields it is given.
 DEFAULTS = {"slot_ms": 300_000, "grace_ms": 120_000, "lead_ms": 60_000, "max_queue": 200, "ready_at": 2,
@@ -121,7 +122,8 @@ def _schemas() -> dict:
             ["role", "v", "server_now", "public", "announcements", "me", "line", "active", "past", "log"]),
         "Snapshot": {"oneOf": [_ref("ObserverSnapshot"), _ref("ParticipantSnapshot"),
                                _ref("CoordinatorSnapshot")]},
-        "EntryResult": _obj({**entry_result, "already": BOOL, "to": INT, "paused": BOOL,
+        "EntryResult": _obj({**entry_result, "already": BOOL, "to": INT, "paused": BOOL, "undoable": BOOL,
+                             "undone": STR,
                              "spot": _ref("SpotRef")}, list(entry_result)),
         "ActionAnswer": _obj({"ok": {"const": True}, "result": {"type": "object"}, "v": INT, "replay": BOOL,
                               "server_now": INT}),
@@ -148,7 +150,7 @@ def _result_schema(name: str) -> dict:
     return {"type": "object"}
 
 
-ENTRY_ACTIONS = {"join", "rejoin", "leave", "step_away", "come_back", "confirm_arrival", "finish", "call_next", "skip",
+ENTRY_ACTIONS = {"undo", "join", "rejoin", "leave", "step_away", "come_back", "confirm_arrival", "finish", "call_next", "skip",
                  "move", "remove", "add_walk_in", "recall", "detain"}
 
 

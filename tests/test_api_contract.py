@@ -89,6 +89,9 @@ def test_a_whole_picket_answers_as_documented(client, doc):
     c.act(slug, "skip", {"entry": entries[1]}, owner)
     c.act(slug, "move", {"entry": entries[1], "to": 1}, owner)
     walk_in = c.act(slug, "add_walk_in", {"pseudonym": "Walker", "to": 1}, owner).json["result"]["entry"]
+    removal = new_op()
+    assert c.act(slug, "remove", {"entry": walk_in}, owner, op=removal).json["result"]["undoable"] is True
+    c.act(slug, "undo", {"op": removal}, owner)
     c.act(slug, "remove", {"entry": walk_in}, owner)
     c.act(slug, "recall", {"entry": walk_in, "to": 2}, owner)
     c.act(slug, "call_next", {"entry": entries[2]}, owner)

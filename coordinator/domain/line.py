@@ -32,6 +32,7 @@ class Ctx:
     touched: set = field(default_factory=set)   # participant ids whose own view changed
     announcement: dict | None = None
     logs: list = field(default_factory=list)
+    undo: dict | None = None  # how to put back the one person this action changed (see actions.remember_for_undo)
 
     def log(self, action: str, entry: Entry | None = None, detail: str = "") -> None:
         """Record an action for the event log (pseudonyms are joined in only when the log is shown)."""

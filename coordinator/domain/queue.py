@@ -68,7 +68,7 @@ def stored_answer(text: str, current_v: int) -> tuple[dict, int, str | None]:
     """A stored answer: its result, the version it made and the action it answered. Rows stored before these were
     kept hold the bare result; they answer with the current version, for any action."""
     data = json.loads(text)
-    if isinstance(data, dict) and set(data) == {"result", "v", "action"}:
+    if isinstance(data, dict) and {"result", "v", "action"} <= set(data) <= {"result", "v", "action", "undo"}:
         return data["result"], data["v"], data["action"]
     return data, current_v, None
 
@@ -205,10 +205,15 @@ class Queue:
             result = act.handler(ctx, who, args)
             ln.advance(ctx)
             out = self._finish(ctx)
+            # An undo is offered only when this transaction changed nobody but that one person (no automatic call
+            # of someone else came with it); the undo itself checks that nothing changed since.
+            undo = ctx.undo if ctx.undo and all(r.ticket == ctx.undo["ticket"] for r in ctx.logs) else None
+            if undo:
+                result = result | {"undoable": True}
             # A secret in a result (invite's token) is shown once and never stored: a replay answers without it.
             stored = {k: x for k, x in result.items() if k != "token"}
-            s.add(Operation(event_id=ev.id, actor=who.actor_key, op=op, created_at=now,
-                            result=json.dumps({"result": stored, "v": out.v, "action": act.name})))
+            s.add(Operation(event_id=ev.id, actor=who.actor_key, op=op, created_at=now, result=json.dumps(
+                {"result": stored, "v": out.v, "action": act.name, **({"undo": undo} if undo else {})})))
             out.result = result
             if act.name == "revoke" and result.get("revoked"):
                 out.revoked.append(result["coordinator"])
