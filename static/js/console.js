@@ -138,7 +138,9 @@
     if (opts.button) opts.button.disabled = true;
     var label = args && args.entry ? nameOf(args.entry) : "";
     if (!client.socket || !client.socket.connected) toast(T.errors.offline, "error");
-    return client.act(action, args || {}).then(function (res) {
+    // A call, skip or removal gets its own op id, so that the engine can undo exactly that action.
+    var op = UNDOABLE.indexOf(action) >= 0 ? newOp() : undefined;
+    return client.act(action, args || {}, op).then(function (res) {
       delete busy[key];
       if (opts.button) opts.button.disabled = false;
       if (!res.ok) {
@@ -150,11 +152,43 @@
       var name = label || (r.entry ? nameOf(r.entry) : (args && args.pseudonym) || "");
       var text = opts.doneText || T.done[action] || T.done.same;
       if (r.already) text = T.done.same;
+      if (r.undoable && !res.replay) {  // Undo shows beside the person until anything else changes
+        lastUndo = {op: op, entry: r.entry, v: res.v};
+        opts.undo = null;
+        if (snap) draw(snap);
+      }
       toast(fmt(text, {name: name, spot: spot, to: args && args.to}), "ok", opts.undo ? undoButton(opts.undo) : null);
       if (opts.then) opts.then(r);
       drawButtons();
       return res;
     });
+  }
+
+  var UNDOABLE = ["call_next", "skip", "remove"];
+  var lastUndo = null;  // {op, entry, v}: the latest call, skip or removal the engine can undo
+
+  function newOp() {
+    var bytes = new Uint8Array(16);
+    crypto.getRandomValues(bytes);
+    return Array.prototype.map.call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
+  }
+
+  /** The Undo button beside a person, while their last call, skip or removal can still be undone. */
+  function undoHere(s, entryId) {
+    if (!lastUndo || lastUndo.entry !== entryId || lastUndo.v !== s.v) return null;
+    return actBtn("undo", T.btn.undo, {"data-op": lastUndo.op, "data-entry": entryId, class: "btn undo"});
+  }
+
+  /** A person removed a moment ago is no longer in the line: their Undo stays where the line was. */
+  function drawUndoBar(s) {
+    var bar = $("undo-bar");
+    bar.textContent = "";
+    var gone = lastUndo && s.past.filter(function (e) { return e.id === lastUndo.entry; })[0];
+    var btn = gone && undoHere(s, gone.id);
+    bar.hidden = !btn;
+    if (btn) bar.appendChild(h("span", {text: fmt(T.done.remove, {name: gone.pseudonym + " (" +
+      fmt(T.w.ticket, {n: gone.ticket}) + ")"}) + " "}));
+    if (btn) bar.appendChild(btn);
   }
 
   /** An Undo button that puts a person back where they were (a `move` to the remembered place). */
@@ -181,6 +215,10 @@
       return act("move", {entry: entry, to: to}, {button: btn, undo: {entry: entry, position: e.position}});
     }
     if (action === "skip" && e && e.position) opts.undo = {entry: entry, position: e.position};
+    if (action === "undo") {
+      return act("undo", {op: btn.getAttribute("data-op")}, {button: btn, doneText: T.done.undo,
+                                                              then: function () { lastUndo = null; }});
+    }
     if (action === "detain") {
       return askDetention(entry).then(function (d) {
         if (!d) return;
@@ -299,6 +337,7 @@
           h("strong", {text: on.pseudonym}), " ", h("span", {class: "muted", text: fmt(T.w.ticket, {n: on.ticket})}),
           " · " + T.w.time_left + " ", countdown(on.ends_at, T.w.time_left)]));
         li.appendChild(h("div", {class: "btns"}, [
+          undoHere(s, on.id),
           actBtn("finish", T.btn.finish, {"data-entry": on.id}),
           actBtn("detain", T.btn.detain, {"data-entry": on.id, class: "btn warn"}),
           actBtn("remove", T.btn.remove, {"data-entry": on.id, class: "btn danger"})]));
@@ -313,6 +352,7 @@
             : h("span", {}, [T.w.check_in + " ", countdown(called.deadline_at, T.w.check_in)]),
           called.walk_in ? h("span", {class: "badge", text: T.w.walk_in}) : null]));
         li.appendChild(h("div", {class: "btns"}, [
+          undoHere(s, called.id),
           called.arrived_at ? null : actBtn("confirm_arrival", T.btn.arrived, {"data-entry": called.id, class: "btn primary"}),
           actBtn("skip", T.btn.skip, {"data-entry": called.id}),
           actBtn("detain", T.btn.detain, {"data-entry": called.id, class: "btn warn"}),
@@ -344,6 +384,7 @@
     var live = s.public.event.state === "live";
     var n = s.line.length;
     $("line-count").textContent = "(" + n + ")";
+    drawUndoBar(s);
     $("line-empty").hidden = n > 0;
     $("line-help").hidden = n < 2;
     s.line.forEach(function (e) {
@@ -356,6 +397,7 @@
           h("span", {class: "sr-only", text: " · " + fmt(T.w.pos_of, {n: e.position, total: n})}),
           h("div", {class: "badges"}, badges(e))]),
         h("div", {class: "btns"}, [
+          undoHere(s, e.id),
           actBtn("call_next", T.btn.call, {"data-entry": e.id, class: "btn primary", disabled: !live}),
           actBtn("up", "↑", {"data-entry": e.id, "aria-label": T.btn.up + ": " + e.pseudonym, title: T.btn.up,
                              disabled: e.position === 1}),
@@ -381,7 +423,8 @@
           e.finished_at ? h("span", {class: "muted", text: " " + timeOfDay(e.finished_at)}) : null,
           e.note ? h("div", {class: "note", text: fmt(T.w.note, {note: e.note})}) : null]),
         h("div", {class: "btns"}, [
-          recall ? actBtn("recall", T.btn.recall, {"data-entry": e.id}) : null,
+          undoHere(s, e.id),
+          recall && !undoHere(s, e.id) ? actBtn("recall", T.btn.recall, {"data-entry": e.id}) : null,
           e.state === "done" ? actBtn("detain", T.btn.detain, {"data-entry": e.id, class: "btn warn"}) : null])]));
     });
   }

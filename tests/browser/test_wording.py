@@ -140,3 +140,25 @@ def test_console_spot_card_call_next_and_log(live_server, phone):
     assert "участник начало" not in log and "(ла)" not in log and "(а)" not in log, log
     team = page.locator("#team").text_content().lower()
     assert team.count("организатор") <= 1, team
+
+    # Undo, right where a mistaken removal, skip or call was made.
+    def names():
+        return [n.strip() for n in page.locator("#line > li .who strong").all_inner_texts()]
+    line = names()
+    assert line[:2] == ["Роза", "Ива"], line
+    page.click("#line > li:nth-child(2) [data-act=remove]")
+    page.click("#confirm-ok")
+    expect(page.locator("#undo-bar")).to_contain_text("Ива")
+    page.click("#undo-bar .btn.undo")
+    expect(page.locator("#undo-bar")).to_be_hidden()
+    expect(page.locator("#line > li:nth-child(2) .who strong")).to_have_text("Ива")
+    page.click("#line > li:nth-child(1) [data-act=skip]")
+    expect(page.locator("#line > li:nth-child(2) .who strong")).to_have_text("Роза")
+    page.click("#line > li:nth-child(2) .btn.undo")
+    expect(page.locator("#line > li:nth-child(1) .who strong")).to_have_text("Роза")
+    page.click("#spots [data-act=call_next]")
+    expect(page.locator("#spots .called")).to_contain_text("Роза")
+    page.click("#spots .btn.undo")
+    expect(page.locator("#spots .called")).to_have_count(0)
+    expect(page.locator("#line > li:nth-child(1) .who strong")).to_have_text("Роза")
+    assert names() == line
