@@ -9,6 +9,7 @@ FIELD_SCHEMAS = {
     "note": {"type": "string", "maxLength": 200}, "pause": {"type": "boolean"},
     "label": {"type": "string", "maxLength": 40}, "coordinator": {"type": "integer"},
     "title": {"type": "string", "maxLength": 120}, "location": {"type": "string", "maxLength": 200},
+    "minutes": {"type": "integer", "minimum": 1, "maximum": 30},
     "op": {"type": "string", "pattern": "^[A-Za-z0-9_-]{8,64}$", "description": "the op id of the action to undo"},
     "subscription": {"type": ["object", "null"], "properties": {
         "endpoint": {"type": "string"}, "keys": {"type": "object", "properties": {
@@ -32,6 +33,7 @@ REQUIRED_ARGS = {
     "join": ["pseudonym"], "skip": ["entry"], "move": ["entry", "to"], "remove": ["entry"],
     "add_walk_in": ["pseudonym"], "recall": ["entry"], "detain": ["entry"], "broadcast": ["text"],
     "spots": ["spots"], "invite": ["label"], "revoke": ["coordinator"], "undo": ["op"],
+    "message": ["entry", "text"], "running_late": ["minutes"],
 }
 # Defaults of a new event (coordinator/domain/models.py); `settings` changes only the fields it is given.
 DEFAULTS = {"slot_ms": 300_000, "grace_ms": 120_000, "lead_ms": 60_000, "max_queue": 200, "ready_at": 2,
@@ -91,12 +93,18 @@ def _schemas() -> dict:
             "id": INT, "ticket": INT, "pseudonym": STR, "state": {"enum": list(ENTRY_STATES)},
             "position": INT_NULL, "ahead": INT_NULL, "misses": INT,
             "spot": {"oneOf": [_ref("SpotRef"), {"type": "null"}]}, **{k: INT_NULL for k in TIMES},
-            "eta": {"oneOf": [_ref("Eta"), {"type": "null"}]}, "push": BOOL}),
+            "eta": {"oneOf": [_ref("Eta"), {"type": "null"}]}, "push": BOOL,
+            "message": {"oneOf": [_obj({"text": STR, "at": INT}), {"type": "null"}],
+                        "description": "the latest message from a coordinator to this person only"},
+            "late": {"oneOf": [_ref("Late"), {"type": "null"}]}}),
+        "Late": _obj({"minutes": INT, "at": INT}),
         "Entry": _obj({
             "id": INT, "ticket": INT, "pseudonym": STR, "state": {"enum": list(ENTRY_STATES)},
             "position": INT_NULL, "spot": {"oneOf": [_ref("SpotRef"), {"type": "null"}]},
             **{k: INT_NULL for k in TIMES}, "misses": INT, "walk_in": BOOL, "note": STR_NULL, "online": BOOL,
-            "last_seen_at": INT_NULL, "push": BOOL}),
+            "last_seen_at": INT_NULL, "push": BOOL,
+            "late": {"oneOf": [_ref("Late"), {"type": "null"}],
+                     "description": "the person said they need this many more minutes, at `at`"}}),
         "ObserverSnapshot": _obj({"role": {"const": "observer"}, "v": INT, "server_now": INT,
                                   "public": _ref("Public"),
                                   "announcements": {"type": "array", "items": _ref("Announcement")}}),
@@ -123,6 +131,7 @@ def _schemas() -> dict:
         "Snapshot": {"oneOf": [_ref("ObserverSnapshot"), _ref("ParticipantSnapshot"),
                                _ref("CoordinatorSnapshot")]},
         "EntryResult": _obj({**entry_result, "already": BOOL, "to": INT, "paused": BOOL, "undoable": BOOL,
+                             "minutes": INT,
                              "undone": STR,
                              "spot": _ref("SpotRef")}, list(entry_result)),
         "ActionAnswer": _obj({"ok": {"const": True}, "result": {"type": "object"}, "v": INT, "replay": BOOL,
@@ -150,7 +159,7 @@ def _result_schema(name: str) -> dict:
     return {"type": "object"}
 
 
-ENTRY_ACTIONS = {"undo", "join", "rejoin", "leave", "step_away", "come_back", "confirm_arrival", "finish", "call_next", "skip",
+ENTRY_ACTIONS = {"undo", "message", "running_late", "join", "rejoin", "leave", "step_away", "come_back", "confirm_arrival", "finish", "call_next", "skip",
                  "move", "remove", "add_walk_in", "recall", "detain"}
 
 

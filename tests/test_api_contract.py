@@ -78,6 +78,9 @@ def test_a_whole_picket_answers_as_documented(client, doc):
     c.call("GET", f"/api/events/{slug}/snapshot", p[0], status=200)
     c.act(slug, "open", {}, owner)
     c.act(slug, "start", None, owner)
+    c.act(slug, "message", {"entry": entries[3], "text": "Wait by the tree"}, owner)
+    c.act(slug, "running_late", {"minutes": 5}, p[3])
+    c.call("GET", f"/api/events/{slug}/snapshot", p[3], status=200)
     c.act(slug, "step_away", None, p[3])
     c.act(slug, "come_back", None, p[3])
     called = c.act(slug, "call_next", {}, owner).json["result"]

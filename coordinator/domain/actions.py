@@ -186,6 +186,18 @@ def leave(ctx, who, args):
     return entry_result(entry)
 
 
+@action("running_late", "participant", ("minutes",), "Tell the coordinators you need a few more minutes.")
+def running_late(ctx, who, args):
+    """Waiting, stepped away or called: the coordinators see how many more minutes the person needs (they decide
+    what to do; nothing moves by itself)."""
+    minutes = v.integer(args.get("minutes"), "minutes", 1, 30)
+    entry = own_entry(ctx, who, ("waiting", "away", "called"))
+    entry.late_min, entry.late_at = minutes, ctx.now
+    ctx.touch(entry)
+    ctx.log("late", entry, str(minutes))
+    return entry_result(entry) | {"minutes": minutes}
+
+
 @action("step_away", "participant", (), "Step away: keep the place but be passed over.")
 def step_away(ctx, who, args):
     """Waiting to away."""
@@ -514,6 +526,19 @@ def detain(ctx, who, args):
     if do_pause and ctx.event.state == "live":
         _pause(ctx)
     return entry_result(entry) | {"paused": ctx.event.state == "paused"}
+
+
+@action("message", "coordinator", ("entry", "text"), "Send a short message to one person (shown on their phone).")
+def message(ctx, who, args):
+    """The latest message to this person replaces the one before; it reaches their phone only."""
+    entry = entry_arg(ctx, args, LIVE_STATES)
+    text = v.plain_text(args.get("text"), "text", 280)
+    if entry.participant_id is None:
+        raise Conflict("This person has no phone in the line (a walk-in); tell them in person.")
+    entry.message, entry.message_at = text, ctx.now
+    ctx.touch(entry)
+    ctx.log("message", entry)  # that a message went, not what it said
+    return entry_result(entry)
 
 
 @action("broadcast", "coordinator", ("text",), "Send a short message to everyone in the event.")

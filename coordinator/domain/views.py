@@ -22,7 +22,7 @@ ENTRY_TIMES = ("joined_at", "called_at", "deadline_at", "arrived_at", "started_a
 E, P = Entry.__table__.c, Participant.__table__.c
 EVENT_ID = bindparam("event_id")
 ENTRY_COLUMNS = (E.id, E.ticket, E.pseudonym, E.state, E.spot_id, *(E[k] for k in ENTRY_TIMES), E.misses,
-                 E.participant_id, E.note)
+                 E.participant_id, E.note, E.late_min, E.late_at)
 # A participant's flags as the console shows them, on each entry row (a LEFT JOIN: walk-ins have no participant).
 # Online: some server process holds an open socket of this phone (any tab).
 C = Connection.__table__.c
@@ -169,6 +169,8 @@ def me(session: Session, ev: Event, participant_id: int | None, now: int, est: d
         **{k: getattr(entry, k) for k in ENTRY_TIMES},
         "eta": estimates.eta(pos, est, base_now(ev, now)) if pos else None,
         "push": bool(participant and participant.push),
+        "message": {"text": entry.message, "at": entry.message_at} if entry.message else None,
+        "late": {"minutes": entry.late_min, "at": entry.late_at} if entry.late_min else None,
     }
 
 
@@ -176,7 +178,7 @@ def entry_row(e: tuple, position: int | None, spot_labels: dict) -> dict:
     """A person as coordinators see them, from a row of ENTRY_COLUMNS + PARTICIPANT_FLAGS (unpacked: it is the
     console's inner loop, and a row's attributes cost more than its items)."""
     (entry_id, ticket, pseudonym, state, spot_id, joined_at, called_at, deadline_at, arrived_at, started_at, ends_at,
-     finished_at, misses, participant_id, note, online, last_seen_at, push) = e
+     finished_at, misses, participant_id, note, late_min, late_at, online, last_seen_at, push) = e
     return {
         "id": entry_id, "ticket": ticket, "pseudonym": pseudonym, "state": state, "position": position,
         "spot": {"id": spot_id, "label": spot_labels.get(spot_id)} if spot_id else None,
@@ -184,6 +186,7 @@ def entry_row(e: tuple, position: int | None, spot_labels: dict) -> dict:
         "started_at": started_at, "ends_at": ends_at, "finished_at": finished_at,
         "misses": misses, "walk_in": participant_id is None, "note": note,
         "online": bool(online), "last_seen_at": last_seen_at, "push": bool(push),
+        "late": {"minutes": late_min, "at": late_at} if late_min else None,
     }
 
 

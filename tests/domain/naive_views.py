@@ -134,6 +134,8 @@ def me(session: Session, ev: Event, participant_id: int | None, now: int, est: d
         **{k: getattr(entry, k) for k in ENTRY_TIMES},
         "eta": estimates.eta(pos, est, base_now(ev, now)) if pos else None,
         "push": bool(participant and participant.push),
+        "message": {"text": entry.message, "at": entry.message_at} if entry.message else None,
+        "late": {"minutes": entry.late_min, "at": entry.late_at} if entry.late_min else None,
     }
 
 
@@ -148,6 +150,7 @@ def entry_row(e: Entry, position: int | None, spots: dict, participants: dict, s
         "online": bool(p and any(c.token_hash == p.token_hash for c in sockets)),
         "last_seen_at": p.last_seen_at if p else None,
         "push": bool(p and p.push),
+        "late": {"minutes": e.late_min, "at": e.late_at} if e.late_min else None,
     }
 
 

@@ -63,3 +63,33 @@ def test_next_up_and_when_the_line_is_through(make_picket):
     assert p.snapshot(obs)["public"]["next"] == [3, 4, 5]
     p.c("end")
     assert p.snapshot(obs)["public"]["through_at"] is None
+
+
+def test_a_message_to_one_person_reaches_only_them(picket):
+    anna, a = picket.join("Anna")
+    boris, _ = picket.join("Boris")
+    out = picket.c("message", entry=a, text="Come to the left side of the door")
+    assert out.touched == {anna.participant_id}  # only Anna's phone gets a fresh `me`
+    assert picket.snapshot(anna)["me"]["message"]["text"] == "Come to the left side of the door"
+    assert picket.snapshot(boris)["me"]["message"] is None
+    assert "left side" not in str(picket.snapshot(picket.observer()))
+    assert [r.detail for r in picket.log("message")] == [""]  # the log says a message went, not what it said
+    walk_in = picket.c("add_walk_in", pseudonym="Walker").result["entry"]
+    import pytest
+
+    from coordinator.domain import DomainError
+    with pytest.raises(DomainError) as err:
+        picket.c("message", entry=walk_in, text="hi")
+    assert err.value.code == "conflict"
+
+
+def test_running_late_is_shown_to_the_coordinators(picket):
+    anna, a = picket.join("Anna")
+    picket.c("call_next")
+    out = picket.act(anna, "running_late", {"minutes": 5})
+    assert out.result["minutes"] == 5
+    entry = next(e for e in picket.snapshot()["active"] if e["id"] == a)
+    assert entry["late"] == {"minutes": 5, "at": picket.q.clock.now()}
+    assert picket.snapshot(anna)["me"]["late"]["minutes"] == 5
+    assert picket.snapshot(picket.observer())["public"]["spots"][0]["called_ticket"] == 1
+    assert "late" not in str(picket.snapshot(picket.observer())["public"])
