@@ -173,6 +173,28 @@
     return Array.prototype.map.call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
   }
 
+  /** "✉": a message to this one person (not for walk-ins, who have no phone in the line). */
+  function messageBtn(e) {
+    if (e.walk_in) return null;
+    return actBtn("message", "✉", {"data-entry": e.id, "aria-label": fmt(T.personal.message_to, {name: e.pseudonym}),
+                                   title: T.personal.message});
+  }
+
+  /** The message dialog: resolves the text, or null when cancelled. */
+  function askMessage(entryId) {
+    var dlg = $("message-dialog");
+    $("message-who").textContent = nameOf(entryId);
+    $("message-text").value = "";
+    dlg.returnValue = "";
+    dlg.showModal();
+    return new Promise(function (resolve) {
+      dlg.addEventListener("close", function () {
+        var text = $("message-text").value.trim();
+        resolve(dlg.returnValue === "ok" && text ? text : null);
+      }, {once: true});
+    });
+  }
+
   /** The Undo button beside a person, while their last call, skip or removal can still be undone. */
   function undoHere(s, entryId) {
     if (!lastUndo || lastUndo.entry !== entryId || lastUndo.v !== s.v) return null;
@@ -215,6 +237,11 @@
       return act("move", {entry: entry, to: to}, {button: btn, undo: {entry: entry, position: e.position}});
     }
     if (action === "skip" && e && e.position) opts.undo = {entry: entry, position: e.position};
+    if (action === "message") {
+      return askMessage(entry).then(function (text) {
+        if (text) act("message", {entry: entry, text: text}, {button: btn, doneText: T.personal.sent});
+      });
+    }
     if (action === "undo") {
       return act("undo", {op: btn.getAttribute("data-op")}, {button: btn, doneText: T.done.undo,
                                                               then: function () { lastUndo = null; }});
@@ -350,13 +377,16 @@
           h("span", {class: "muted", text: fmt(T.w.ticket, {n: called.ticket})}), " · ",
           called.arrived_at ? h("span", {class: "badge ok", text: T.w.arrived})
             : h("span", {}, [T.w.check_in + " ", countdown(called.deadline_at, T.w.check_in)]),
-          called.walk_in ? h("span", {class: "badge", text: T.w.walk_in}) : null]));
+          called.walk_in ? h("span", {class: "badge", text: T.w.walk_in}) : null,
+          called.late ? h("span", {class: "badge warn late", text: fmt(T.personal.late,
+            {n: called.late.minutes, time: timeOfDay(called.late.at)})}) : null]));
         li.appendChild(h("div", {class: "btns"}, [
           undoHere(s, called.id),
           called.arrived_at ? null : actBtn("confirm_arrival", T.btn.arrived, {"data-entry": called.id, class: "btn primary"}),
           actBtn("skip", T.btn.skip, {"data-entry": called.id}),
           actBtn("detain", T.btn.detain, {"data-entry": called.id, class: "btn warn"}),
-          actBtn("remove", T.btn.remove, {"data-entry": called.id, class: "btn danger"})]));
+          actBtn("remove", T.btn.remove, {"data-entry": called.id, class: "btn danger"}),
+          messageBtn(called)]));
       } else {
         li.appendChild(h("div", {class: "btns"}, [actBtn("call_next", T.btn.call_here,
           {"data-spot": spot.id, class: "btn primary", disabled: !live || !s.line.length})]));
@@ -375,6 +405,10 @@
     else out.push(h("span", {class: "badge off", text: e.last_seen_at ? fmt(T.w.offline_since,
       {time: timeOfDay(e.last_seen_at)}) : T.w.offline}));
     if (e.push) out.push(h("span", {class: "badge", text: T.w.push}));
+    if (e.late && ["waiting", "away", "called"].indexOf(e.state) >= 0) {
+      out.push(h("span", {class: "badge warn late", text: fmt(T.personal.late,
+        {n: e.late.minutes, time: timeOfDay(e.late.at)})}));
+    }
     return out;
   }
 
@@ -405,7 +439,8 @@
                                disabled: e.position === n}),
           actBtn("skip", T.btn.skip, {"data-entry": e.id, disabled: e.position === n}),
           actBtn("detain", T.btn.detain, {"data-entry": e.id, class: "btn warn"}),
-          actBtn("remove", T.btn.remove, {"data-entry": e.id, class: "btn danger"})])]);
+          actBtn("remove", T.btn.remove, {"data-entry": e.id, class: "btn danger"}),
+          messageBtn(e)])]);
       list.appendChild(li);
     });
   }

@@ -10,6 +10,7 @@
   var slug = root.dataset.slug;
   var KEY = "pq:" + slug + ":";
   var IN_LINE = ["waiting", "away"];
+  var LIVE = ["waiting", "away", "called", "on_spot"];
   var FINAL = ["done", "missed", "left", "removed", "detained"];
 
   var snap = null;          // the last known view: {v, server_now, public, announcements, me}
@@ -197,6 +198,7 @@
     } else {
       renderAfter(ev, me);
     }
+    renderPersonal(me);
     // "Legal help" once: the on-spot and detained screens have their own button.
     var ownHelp = me && (me.state === "on_spot" || me.state === "detained");
     show(document.querySelector(".help-link"), !ownHelp);
@@ -273,6 +275,25 @@
     $("after-text").textContent = T["after_" + kind + "_text"];
     show($("btn-rejoin"), ev.state !== "ended" && ev.state !== "draft");
     show($("after-help"), kind === "detained");
+  }
+
+  /** A coordinator's message to this person only, and "running late" once sent. */
+  function renderPersonal(m) {
+    var live = m && LIVE.indexOf(m.state) >= 0;
+    var msg = live && m.message;
+    show($("dm-card"), !!msg);
+    if (msg) {
+      $("dm-text").textContent = msg.text;
+      $("dm-time").textContent = fmt(T.dm_time, {time: hhmm(msg.at)});
+    }
+    var late = live && m.late;
+    var notes = document.querySelectorAll(".late-note");
+    for (var i = 0; i < notes.length; i++) {
+      notes[i].textContent = late ? fmt(T.late_sent, {n: m.late.minutes}) : "";
+      show(notes[i], !!late);
+    }
+    var btns = document.querySelectorAll(".btn-late");
+    for (i = 0; i < btns.length; i++) show(btns[i], !late && m && m.state !== "on_spot");
   }
 
   function renderSpots() {
@@ -580,6 +601,9 @@
     $("join-form").addEventListener("submit", join);
     $("btn-suggest").addEventListener("click", function () { $("pseudonym").value = suggestion(); });
     $("btn-away").addEventListener("click", function () { act("step_away", {}, this); });
+    Array.prototype.forEach.call(document.querySelectorAll(".btn-late"), function (b) {
+      b.addEventListener("click", function () { act("running_late", {minutes: 5}, this); });
+    });
     $("btn-back").addEventListener("click", function () { unlockAudio(); act("come_back", {}, this); });
     $("btn-arrive").addEventListener("click", function () { stopFlash(); act("confirm_arrival", {}, this); });
     $("btn-rejoin").addEventListener("click", function () { unlockAudio(); act("rejoin", {}, this); });

@@ -162,3 +162,24 @@ def test_console_spot_card_call_next_and_log(live_server, phone):
     expect(page.locator("#spots .called")).to_have_count(0)
     expect(page.locator("#line > li:nth-child(1) .who strong")).to_have_text("Роза")
     assert names() == line
+
+
+def test_message_to_one_person_and_running_late(live_server, phone):
+    """The coordinator writes to one person; that person says they need a few more minutes; each side sees it."""
+    ev = create_event(live_server, spots=[{"label": "A"}])
+    anna = open_page(phone(), live_server, ev)
+    join(anna, "Анна")
+    boris = open_page(phone(), live_server, ev)
+    join(boris, "Борис")
+    page = phone().new_page()
+    page.goto(f"{live_server.url}/c/{ev['slug']}#k={ev['token']}")
+    expect(page.locator("#line > li")).to_have_count(2, timeout=WAIT)
+    page.click("#line > li:nth-child(1) [data-act=message]")
+    page.fill("#message-text", "Подойдите к левому входу")
+    page.click("#message-dialog button[value=ok]")
+    expect(anna.locator("#dm-text")).to_have_text("Подойдите к левому входу", timeout=WAIT)
+    expect(boris.locator("#dm-card")).to_be_hidden()
+    anna.click("#s-wait .btn-late")
+    expect(anna.locator("#s-wait .late-note")).to_contain_text("ещё около 5 мин", timeout=WAIT)
+    expect(anna.locator("#s-wait .btn-late")).to_be_hidden()
+    expect(page.locator("#line > li:nth-child(1) .badge.late")).to_contain_text("просит ещё 5 мин", timeout=WAIT)
