@@ -81,18 +81,6 @@ def test_participant_and_board_before_the_start_and_after_the_end(live_server, p
     assert missing == [] and late_missing == [], (missing, late_missing)
 
 
-def test_legal_help_once_on_the_spot(live_server, phone):
-    ev = create_event(live_server, spots=[{"label": "A"}])
-    coord(live_server, ev, "start")
-    page = open_page(phone(), live_server, ev)
-    join(page, "Первый")
-    coord(live_server, ev, "call_next")
-    page.click("#btn-arrive")
-    expect(page.locator("#s-spot")).to_be_visible(timeout=WAIT)
-    expect(page.get_by_role("button", name="Юридическая помощь")).to_have_count(1)
-    expect(page.locator("#s-spot .js-help")).to_be_visible()
-
-
 def test_console_spot_card_call_next_and_log(live_server, phone):
     ev = create_event(live_server, spots=[{"label": "A"}])
     page = phone().new_page()
@@ -164,8 +152,9 @@ def test_console_spot_card_call_next_and_log(live_server, phone):
     assert names() == line
 
 
-def test_message_to_one_person_and_running_late(live_server, phone):
-    """The coordinator writes to one person; that person says they need a few more minutes; each side sees it."""
+def test_message_to_one_person_running_late_and_legal_help(live_server, phone):
+    """The coordinator writes to one person; that person says they need a few more minutes; each side sees it. On
+    the spot, "Legal help" is there once."""
     ev = create_event(live_server, spots=[{"label": "A"}])
     anna = open_page(phone(), live_server, ev)
     join(anna, "Анна")
@@ -183,3 +172,12 @@ def test_message_to_one_person_and_running_late(live_server, phone):
     expect(anna.locator("#s-wait .late-note")).to_contain_text("ещё около 5 мин", timeout=WAIT)
     expect(anna.locator("#s-wait .btn-late")).to_be_hidden()
     expect(page.locator("#line > li:nth-child(1) .badge.late")).to_contain_text("просит ещё 5 мин", timeout=WAIT)
+
+    # On the spot, "Legal help" appears once (the screen's own button).
+    coord(live_server, ev, "start")
+    coord(live_server, ev, "call_next")
+    anna.click("#btn-arrive")
+    expect(anna.locator("#s-spot")).to_be_visible(timeout=WAIT)
+    expect(anna.get_by_role("button", name="Юридическая помощь")).to_have_count(1)
+    expect(anna.locator("#s-spot .js-help")).to_be_visible()
+    expect(anna.locator("#dm-card")).to_be_visible()  # the message stays while the person is in the picket
