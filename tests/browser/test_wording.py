@@ -75,10 +75,13 @@ def test_participant_and_board_before_the_start_and_after_the_end(live_server, p
     expect(board.locator("#b-qr")).to_be_hidden()
 
     # Every page links the favicon, and nothing answers 404.
-    for page in (first, late, board):
+    poster = phone().new_page()
+    poster_missing = not_found_urls(poster)
+    poster.goto(f"{live_server.url}/e/{ev['slug']}/print")
+    for page in (first, late, board, poster):
         assert page.locator('link[rel="icon"]').count() == 1
     assert requests.get(live_server.url + "/favicon.ico", timeout=10).status_code == 200
-    assert missing == [] and late_missing == [], (missing, late_missing)
+    assert missing == late_missing == poster_missing == [], (missing, late_missing, poster_missing)
 
 
 def test_console_spot_card_call_next_and_log(live_server, phone):
