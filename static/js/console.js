@@ -489,6 +489,8 @@
     list.textContent = "";
     s.log.forEach(function (r) {
       var detail = ["call", "move", "broadcast", "spots", "invite", "revoke"].indexOf(r.action) >= 0 ? r.detail : "";
+      if (r.action === "late") detail = (r.detail || "") + " " + T.w.minutes;
+      if (r.action === "undo") detail = T.log[{call_next: "call", skip: "skip", remove: "remove"}[r.detail]] || "";
       if (r.action === "settings") {  // setting names, translated
         detail = (r.detail || "").split(",").map(function (k) { return T.fields[k] || k; }).join(", ");
       }
