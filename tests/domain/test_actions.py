@@ -270,7 +270,8 @@ def test_call_next_with_spot_and_entry(picket):
     _, eb = picket.join("Boris")
     spot_b = picket.spot_ids[1]
     out = picket.c("call_next", spot=spot_b, entry=eb)
-    assert out.result == {"entry": eb, "ticket": 2, "state": "called", "spot": {"id": spot_b, "label": "B"}}
+    assert out.result == {"entry": eb, "ticket": 2, "state": "called", "spot": {"id": spot_b, "label": "B"},
+                          "undoable": True}
     before = picket.dump()
     assert code_of(picket.c, "call_next", spot=spot_b, entry=ea) == "no_free_spot"
     assert code_of(picket.c, "call_next", entry=eb) == "conflict"  # already called
