@@ -223,7 +223,7 @@
     if (ev.state !== "live" && ev.state !== "open") return "";
     var lo = PQEta.minutes(e.lo_ms), mid = PQEta.minutes(e.mid_ms), hi = Math.max(PQEta.minutes(e.hi_ms), mid);
     lo = Math.min(lo, mid);
-    if (hi <= 1 && ev.state === "live") return T.eta_soon;
+    if (hi <= 1) return ev.state === "live" ? T.eta_soon : T.eta_open_first;
     var one = lo === hi;  // "about 4 min", never "between 4 and 4 min"
     var text = ev.state === "open" ? (one ? T.eta_open_one : T.eta_open)
       : me() ? (one ? T.eta_one : T.eta) : (one ? T.eta_join_one : T.eta_join);
@@ -293,7 +293,8 @@
       show(notes[i], !!late);
     }
     var btns = document.querySelectorAll(".btn-late");
-    for (i = 0; i < btns.length; i++) show(btns[i], !late && m && m.state !== "on_spot");
+    var calling = snap.public.event.state === "live" || snap.public.event.state === "paused";
+    for (i = 0; i < btns.length; i++) show(btns[i], !late && calling && m && m.state !== "on_spot");
   }
 
   function renderSpots() {

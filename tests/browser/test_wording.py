@@ -171,13 +171,14 @@ def test_message_to_one_person_running_late_and_legal_help(live_server, phone):
     page.click("#message-dialog button[value=ok]")
     expect(anna.locator("#dm-text")).to_have_text("Подойдите к левому входу", timeout=WAIT)
     expect(boris.locator("#dm-card")).to_be_hidden()
+    expect(anna.locator("#s-wait .btn-late")).to_be_hidden()  # before calls start nobody is late
+    coord(live_server, ev, "start")
     anna.click("#s-wait .btn-late")
     expect(anna.locator("#s-wait .late-note")).to_contain_text("ещё около 5 мин", timeout=WAIT)
     expect(anna.locator("#s-wait .btn-late")).to_be_hidden()
     expect(page.locator("#line > li:nth-child(1) .badge.late")).to_contain_text("просит ещё 5 мин", timeout=WAIT)
 
     # On the spot, "Legal help" appears once (the screen's own button).
-    coord(live_server, ev, "start")
     coord(live_server, ev, "call_next")
     anna.click("#btn-arrive")
     expect(anna.locator("#s-spot")).to_be_visible(timeout=WAIT)
