@@ -79,7 +79,7 @@ def create_event():
         spec["passphrase_hash"] = hash_passphrase(spec.pop("passphrase"))
     public, token = queue().create_event(spec, admit=_admit_creation)
     slug = public["event"]["slug"]
-    resp = jsonify({"ok": True, "event": public, "coordinator_token": token,
+    resp = jsonify({"ok": True, "slug": slug, "event": public, "coordinator_token": token,
                     "links": {"join": f"/e/{slug}", "board": f"/e/{slug}/board", "console": f"/c/{slug}"}})
     resp.headers["Cache-Control"] = "no-store"
     return resp, 201
@@ -140,7 +140,7 @@ def act(slug: str, name: str):
         publish(current_app._get_current_object(), out)
     except Exception:  # noqa: BLE001 - the change is committed: answer ok; clients resync on the version gap
         log.exception("broadcast after a committed action failed")
-    return jsonify({"ok": True, "result": out.result, "v": out.v, "replay": out.replay})
+    return jsonify({"ok": True, "result": out.result, "v": out.v, "replay": out.replay, "server_now": out.server_now})
 
 
 @bp.get("/openapi.json")

@@ -97,6 +97,14 @@ def service_worker():
     return resp
 
 
+@bp.get("/favicon.ico")
+def favicon():
+    """Browsers and tools that ask for /favicon.ico get the SVG icon every page links (no 404 in any log)."""
+    resp = current_app.send_static_file("favicon.svg")
+    resp.headers["Cache-Control"] = "public, max-age=86400"
+    return resp
+
+
 @bp.get("/manifest.webmanifest")
 def manifest():
     """The installable app's manifest; `?start=/e/<slug>` makes the installed app open that event."""

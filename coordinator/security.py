@@ -53,9 +53,11 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(e: HTTPException):
         code = {404: "not_found", 405: "bad_request", 413: "too_large", 429: "rate_limited"}.get(e.code, "bad_request")
+        # A 405 names the methods the resource takes (RFC 9110), in JSON and HTML answers alike.
+        allow = {"Allow": ", ".join(sorted(e.valid_methods))} if getattr(e, "valid_methods", None) else {}
         if request.path.startswith("/api/"):
-            return jsonify({"ok": False, "error": {"code": code, "message": e.description or e.name}}), e.code
-        return render_template("error.html", code=e.code, message=e.name), e.code
+            return jsonify({"ok": False, "error": {"code": code, "message": e.description or e.name}}), e.code, allow
+        return render_template("error.html", code=e.code, message=e.name), e.code, allow
 
     @app.errorhandler(Exception)
     def crash(e: Exception):

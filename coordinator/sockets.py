@@ -120,7 +120,7 @@ def on_action(data=None):
         publish(app, out)
     except Exception:  # noqa: BLE001 - the change is committed: answer ok; other clients resync on the version gap
         log.exception("broadcast after a committed action failed")
-    return {"ok": True, "result": out.result, "v": out.v}
+    return {"ok": True, "result": out.result, "v": out.v, "replay": out.replay, "server_now": out.server_now}
 
 
 def on_other(event, data=None):

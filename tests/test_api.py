@@ -150,6 +150,8 @@ def test_every_action_route(client):
     run(c, "coordinator", "open")
     e1 = run(p1, "participant", "join", {"pseudonym": "One"})["entry"]
     e2 = run(p2, "participant", "join", {"pseudonym": "Two"})["entry"]
+    run(c, "coordinator", "message", {"entry": e1, "text": "Wait by the tree"})
+    run(p2, "participant", "running_late", {"minutes": 3})
     run(p1, "participant", "step_away")
     run(p1, "participant", "come_back")
     run(p1, "participant", "set_push", {"subscription": {
@@ -165,6 +167,9 @@ def test_every_action_route(client):
     run(c, "coordinator", "confirm_arrival", {"entry": e2})
     run(c, "coordinator", "finish", {"entry": e2})
     walk = run(c, "coordinator", "add_walk_in", {"pseudonym": "Walker", "to": 1})["entry"]
+    removal = new_op()
+    assert ok(post(client, slug, "remove", c, {"entry": walk}, op=removal))["result"]["undoable"] is True
+    run(c, "coordinator", "undo", {"op": removal})
     run(c, "coordinator", "remove", {"entry": walk})
     run(c, "coordinator", "recall", {"entry": walk})
     assert run(c, "coordinator", "detain", {"entry": walk, "pause": True})["paused"] is True

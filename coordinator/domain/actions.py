@@ -127,6 +127,18 @@ def leave_spot(ctx: ln.Ctx, entry: Entry, state: str, action_name: str) -> None:
     ln.finish(ctx, entry, state, action_name)
 
 
+UNDO_FIELDS = ("state", "spot_id", "called_at", "deadline_at", "arrived_at", "started_at", "ends_at", "finished_at")
+
+
+def remember_for_undo(ctx: ln.Ctx, entry: Entry) -> None:
+    """Keep what `undo` needs to put this person back as they were (state, call, place in line, counters). The
+    engine offers the undo only if the transaction changed nobody else (see `Queue._perform`)."""
+    pos = (ln.count_ahead(ctx.session, ctx.event.id, (entry.rank, entry.id)) + 1
+           if entry.state in LINE_STATES else None)
+    ctx.undo = {"entry": entry.id, "ticket": entry.ticket, "position": pos,
+                **{k: getattr(entry, k) for k in UNDO_FIELDS}, "calls": ctx.event.calls, "held": ctx.event.held}
+
+
 def entry_result(entry: Entry) -> dict:
     """The small answer most actions give."""
     return {"entry": entry.id, "ticket": entry.ticket, "state": entry.state}
@@ -202,6 +214,18 @@ def leave(ctx, who, args):
     if entry.state in LIVE_STATES + ("pending",):
         ln.finish(ctx, entry, "left", "leave")
     return entry_result(entry)
+
+
+@action("running_late", "participant", ("minutes",), "Tell the coordinators you need a few more minutes.")
+def running_late(ctx, who, args):
+    """Waiting, stepped away or called: the coordinators see how many more minutes the person needs (they decide
+    what to do; nothing moves by itself)."""
+    minutes = v.integer(args.get("minutes"), "minutes", 1, 30)
+    entry = own_entry(ctx, who, ("waiting", "away", "called"))
+    entry.late_min, entry.late_at = minutes, ctx.now
+    ctx.touch(entry)
+    ctx.log("late", entry, str(minutes))
+    return entry_result(entry) | {"minutes": minutes}
 
 
 @action("step_away", "participant", (), "Step away: keep the place but be passed over.")
@@ -362,9 +386,10 @@ def resume(ctx, who, args):
 def end(ctx, who, args):
     """Any state to ended; people still in line leave, the one on a spot is done."""
     if ctx.event.state != "ended":
-        for e in ctx.session.scalars(select(Entry).where(Entry.event_id == ctx.event.id,
-                                                         Entry.state.in_(LIVE_STATES))):
-            ln.finish(ctx, e, "done" if e.state == "on_spot" else "left", "event_end")
+        with ctx.as_system():  # a consequence of the end, not something each person or the coordinator did
+            for e in ctx.session.scalars(select(Entry).where(Entry.event_id == ctx.event.id,
+                                                             Entry.state.in_(LIVE_STATES))):
+                ln.finish(ctx, e, "done" if e.state == "on_spot" else "left", "event_end")
         ctx.event.state, ctx.event.ended_at, ctx.event.paused_at = "ended", ctx.now, None
         ctx.event.purge_at = ctx.now + ctx.event.purge_after_ms
         ctx.log("end")
@@ -399,14 +424,16 @@ def call_next(ctx, who, args):
         if entry is None:
             raise DomainError("Nobody is waiting.", "not_in_line")
     cur = on.get(spot.id)
+    remember_for_undo(ctx, entry)
     ln.call(ctx, entry, spot, cur.ends_at if cur else None)
-    return entry_result(entry) | {"spot": spot.id}
+    return entry_result(entry) | {"spot": {"id": spot.id, "label": spot.label}}  # the one shape of a spot
 
 
 @action("skip", "coordinator", ("entry",), "Let the next person go first (a called person goes back to 2nd place).")
 def skip(ctx, who, args):
     """Move a person one place back, or uncall them."""
     entry = entry_arg(ctx, args, ("waiting", "away", "called"))
+    remember_for_undo(ctx, entry)
     if entry.state == "called":
         ln.clear_call(entry)
         entry.state = "waiting"
@@ -434,8 +461,39 @@ def move(ctx, who, args):
 def remove(ctx, who, args):
     """Any live state (or a request waiting to be admitted) to removed."""
     entry = entry_arg(ctx, args, LIVE_STATES + ("pending",))
+    remember_for_undo(ctx, entry)
     ln.finish(ctx, entry, "removed", "remove")
     return entry_result(entry)
+
+
+@action("undo", "coordinator", ("op",), "Undo your own call, skip or removal (named by its op), if nothing changed "
+                                        "since.")
+def undo(ctx, who, args):
+    """Put the person back exactly as they were before that action: guarded by the event's version, so an undo
+    never overwrites a later change; idempotent through its own op."""
+    op = v.op_id(args.get("op"))
+    row = ctx.session.scalars(select(Operation).where(Operation.event_id == ctx.event.id,
+                                                      Operation.actor == who.actor_key, Operation.op == op)).first()
+    if row is None:
+        raise NotFound("No such action of yours to undo.")
+    data = json.loads(row.result)
+    saved = data.get("undo") if isinstance(data, dict) else None
+    if not saved:
+        raise Conflict("That action cannot be undone here; put it right by hand.")
+    if data.get("v") != ctx.event.version or ctx.changed:
+        raise Conflict("Something changed since; that action cannot be undone any more. Put it right by hand.")
+    entry = ctx.session.get(Entry, saved["entry"])
+    if entry is None or entry.event_id != ctx.event.id:
+        raise NotFound("That person's data was deleted.")
+    for k in UNDO_FIELDS:
+        setattr(entry, k, saved[k])
+    ctx.event.calls, ctx.event.held = saved["calls"], saved["held"]
+    ctx.session.flush()
+    if saved["position"]:
+        ln.place(ctx, entry, saved["position"])
+    ctx.touch(entry)
+    ctx.log("undo", entry, data.get("action", ""))
+    return entry_result(entry) | {"undone": data.get("action")}
 
 
 @action("add_walk_in", "coordinator", ("pseudonym", "to"), "Add a person without a phone.")
@@ -498,6 +556,19 @@ def detain(ctx, who, args):
     if do_pause and ctx.event.state == "live":
         _pause(ctx)
     return entry_result(entry) | {"paused": ctx.event.state == "paused"}
+
+
+@action("message", "coordinator", ("entry", "text"), "Send a short message to one person (shown on their phone).")
+def message(ctx, who, args):
+    """The latest message to this person replaces the one before; it reaches their phone only."""
+    entry = entry_arg(ctx, args, LIVE_STATES)
+    text = v.plain_text(args.get("text"), "text", 280)
+    if entry.participant_id is None:
+        raise Conflict("This person has no phone in the line (a walk-in); tell them in person.")
+    entry.message, entry.message_at = text, ctx.now
+    ctx.touch(entry)
+    ctx.log("message", entry)  # that a message went, not what it said
+    return entry_result(entry)
 
 
 @action("broadcast", "coordinator", ("text",), "Send a short message to everyone in the event.")

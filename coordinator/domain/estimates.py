@@ -49,6 +49,17 @@ def time_to_call(position: int, free_at: list[int], turn_ms: int, lead_ms: int, 
     return max(0, heap[0] - lead_ms - now)
 
 
+def through_at(line: int, est: dict, now: int) -> int | None:
+    """When the whole line is expected to be through (the last person's turn over), as a time; None when nobody is
+    in line or on a spot."""
+    free_at = est["free_at"]
+    last = max(free_at, default=now)
+    if line:
+        last = max(last, now + time_to_call(line, free_at, est["turn_ms"], est["lead_ms"], now) + est["lead_ms"]
+                   + est["turn_ms"])
+    return last if last > now else None
+
+
 def eta(position: int, est: dict, now: int) -> dict:
     """Low, middle and high estimate of the time to the call for a place in line."""
     free_at, lead = est["free_at"], est["lead_ms"]

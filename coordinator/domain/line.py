@@ -6,6 +6,7 @@ the keys below an entry's key is its place, so a join or a position in a line of
 from __future__ import annotations
 
 from bisect import bisect_left
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from sqlalchemy import and_, bindparam, case, event as sa_event, func, or_, select
@@ -31,12 +32,22 @@ class Ctx:
     touched: set = field(default_factory=set)   # participant ids whose own view changed
     announcement: dict | None = None
     logs: list = field(default_factory=list)
+    undo: dict | None = None  # how to put back the one person this action changed (see actions.remember_for_undo)
 
     def log(self, action: str, entry: Entry | None = None, detail: str = "") -> None:
         """Record an action for the event log (pseudonyms are joined in only when the log is shown)."""
         self.changed = True
         self.logs.append(LogRow(event_id=self.event.id, at=self.now, actor=self.actor[:60], action=action,
                                 ticket=entry.ticket if entry else None, detail=detail[:500]))
+
+    @contextmanager
+    def as_system(self):
+        """Log what happens inside as automatic (actor "system")."""
+        actor, self.actor = self.actor, "system"
+        try:
+            yield
+        finally:
+            self.actor = actor
 
     def touch(self, entry: Entry) -> None:
         """Mark an entry's owner as needing a fresh personal view."""
@@ -211,7 +222,16 @@ def next_waiting(ctx: Ctx) -> Entry | None:
 
 
 def advance(ctx: Ctx) -> None:
-    """Apply every transition that is due now, until none is (slot ends, no-shows, starts, automatic calls)."""
+    """Apply every transition that is due now, until none is (slot ends, no-shows, starts, automatic calls).
+
+    The log names no actor for them: they are automatic, whoever's action made them due (a call after a
+    participant's Finish is not the participant's)."""
+    with ctx.as_system():
+        _advance(ctx)
+
+
+def _advance(ctx: Ctx) -> None:
+    """`advance` itself."""
     ev = ctx.event
     if ev.state != "live":
         return

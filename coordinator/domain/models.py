@@ -128,6 +128,11 @@ class Entry(Base):
     ends_at: Mapped[int | None] = mapped_column(BigInteger)
     finished_at: Mapped[int | None] = mapped_column(BigInteger)
     note: Mapped[str | None] = mapped_column(String(200))
+    # The latest message from a coordinator to this person only, and "running late" from the person (minutes).
+    message: Mapped[str | None] = mapped_column(String(280))
+    message_at: Mapped[int | None] = mapped_column(BigInteger)
+    late_min: Mapped[int | None] = mapped_column(Integer)
+    late_at: Mapped[int | None] = mapped_column(BigInteger)
 
     __table_args__ = (
         UniqueConstraint("event_id", "ticket", name="uq_entry_ticket"),

@@ -77,6 +77,15 @@ def _check_passphrase(stored: str | None, given: object, link: str) -> None:
     GUESSES.succeeded(link)
 
 
+
+def stored_answer(text: str, current_v: int) -> tuple[dict, int, str | None]:
+    """A stored answer: its result, the version it made and the action it answered. Rows stored before these were
+    kept hold the bare result; they answer with the current version, for any action."""
+    data = json.loads(text)
+    if isinstance(data, dict) and {"result", "v", "action"} <= set(data) <= {"result", "v", "action", "undo"}:
+        return data["result"], data["v"], data["action"]
+    return data, current_v, None
+
 class Queue:
     """The engine over one database."""
 
@@ -257,9 +266,11 @@ class Queue:
             self._recheck(s, who)  # before a replay too: a revoked link gets no answers at all
             done = s.scalars(select(Operation).where(Operation.event_id == ev.id, Operation.actor == who.actor_key,
                                                      Operation.op == op)).first()
-            if done is not None:
-                return Outcome(ev.id, ev.slug, json.loads(done.result), ev.version, ev.version, replay=True,
-                               server_now=now)
+            if done is not None:  # the first answer, with the version it made (not the current one)
+                result, v_first, first_action = stored_answer(done.result, ev.version)
+                if first_action not in (None, act.name):
+                    raise Conflict(f"This op id was already used for '{first_action}'; use a new one.")
+                return Outcome(ev.id, ev.slug, result, v_first, v_first, replay=True, server_now=now)
             if act.owner_only and not who.owner:
                 raise Forbidden("Only the event's owner may do this.")
             if spend is not None:
@@ -276,9 +287,15 @@ class Queue:
             result = act.handler(ctx, who, args)
             ln.advance(ctx)
             out = self._finish(ctx)
+            # An undo is offered only when this transaction changed nobody but that one person (no automatic call
+            # of someone else came with it); the undo itself checks that nothing changed since.
+            undo = ctx.undo if ctx.undo and all(r.ticket == ctx.undo["ticket"] for r in ctx.logs) else None
+            if undo:
+                result = result | {"undoable": True}
             # A secret in a result (invite's token) is shown once and never stored: a replay answers without it.
             stored = {k: x for k, x in result.items() if k != "token"}
-            s.add(Operation(event_id=ev.id, actor=who.actor_key, op=op, created_at=now, result=json.dumps(stored)))
+            s.add(Operation(event_id=ev.id, actor=who.actor_key, op=op, created_at=now, result=json.dumps(
+                {"result": stored, "v": out.v, "action": act.name, **({"undo": undo} if undo else {})})))
             out.result = result
             if act.name == "revoke" and result.get("revoked"):
                 out.revoked.append(result["coordinator"])

@@ -22,7 +22,7 @@ ENTRY_TIMES = ("joined_at", "called_at", "deadline_at", "arrived_at", "started_a
 E, P = Entry.__table__.c, Participant.__table__.c
 EVENT_ID = bindparam("event_id")
 ENTRY_COLUMNS = (E.id, E.ticket, E.pseudonym, E.state, E.spot_id, *(E[k] for k in ENTRY_TIMES), E.misses,
-                 E.participant_id, E.note)
+                 E.participant_id, E.note, E.late_min, E.late_at)
 # A participant's flags as the console shows them, on each entry row (a LEFT JOIN: walk-ins have no participant).
 # Online: some server process holds an open socket of this phone (any tab).
 C = Connection.__table__.c
@@ -39,6 +39,9 @@ OBSERVED = (select(E.started_at, E.finished_at)
             .order_by(E.finished_at.desc()).limit(50))  # the latest 50 slots held
 LINE_COUNTS = select(E.state, func.count()).where(E.event_id == EVENT_ID,
                                                   E.state.in_(LINE_STATES)).group_by(E.state)
+NEXT_UP = 3  # tickets the board shows as "next up"
+NEXT_TICKETS = (select(E.ticket).where(E.event_id == EVENT_ID, E.state == "waiting")
+                .order_by(E.rank, E.id).limit(NEXT_UP))
 
 
 def _spots(session: Session, ev: Event) -> list[Spot]:
@@ -101,6 +104,8 @@ def public_blocks(session: Session, ev: Event, now: int, counts: dict | None = N
     est = estimate_params(session, ev, now, spots, on, called)
     line = counts["waiting"] + counts["away"]
     eta_new = estimates.eta(line + 1, est, base_now(ev, now))
+    through = estimates.through_at(line, est, base_now(ev, now)) if ev.state in ("open", "live", "paused") else None
+    next_up = list(session.scalars(NEXT_TICKETS, {"event_id": ev.id})) if counts["waiting"] else []
 
     def block(names: bool) -> dict:
         """One variant; each gets its own dicts, so a caller may change one without touching the other."""
@@ -121,6 +126,7 @@ def public_blocks(session: Session, ev: Event, now: int, counts: dict | None = N
                        "detained": ev.detained, "noshow": ev.noshows, "calls": ev.calls},
             "est": est | {"free_at": list(est["free_at"])},
             "eta_new": dict(eta_new),
+            "next": list(next_up), "through_at": through,
         }
 
     return block(False), block(True)
@@ -163,6 +169,8 @@ def me(session: Session, ev: Event, participant_id: int | None, now: int, est: d
         **{k: getattr(entry, k) for k in ENTRY_TIMES},
         "eta": estimates.eta(pos, est, base_now(ev, now)) if pos else None,
         "push": bool(participant and participant.push),
+        "message": {"text": entry.message, "at": entry.message_at} if entry.message else None,
+        "late": {"minutes": entry.late_min, "at": entry.late_at} if entry.late_min else None,
     }
 
 
@@ -170,14 +178,15 @@ def entry_row(e: tuple, position: int | None, spot_labels: dict) -> dict:
     """A person as coordinators see them, from a row of ENTRY_COLUMNS + PARTICIPANT_FLAGS (unpacked: it is the
     console's inner loop, and a row's attributes cost more than its items)."""
     (entry_id, ticket, pseudonym, state, spot_id, joined_at, called_at, deadline_at, arrived_at, started_at, ends_at,
-     finished_at, misses, participant_id, note, online, last_seen_at, push) = e
+     finished_at, misses, participant_id, note, late_min, late_at, online, last_seen_at, push) = e
     return {
         "id": entry_id, "ticket": ticket, "pseudonym": pseudonym, "state": state, "position": position,
-        "spot": spot_id, "spot_label": spot_labels.get(spot_id),
+        "spot": {"id": spot_id, "label": spot_labels.get(spot_id)} if spot_id else None,
         "joined_at": joined_at, "called_at": called_at, "deadline_at": deadline_at, "arrived_at": arrived_at,
         "started_at": started_at, "ends_at": ends_at, "finished_at": finished_at,
         "misses": misses, "walk_in": participant_id is None, "note": note,
         "online": bool(online), "last_seen_at": last_seen_at, "push": bool(push),
+        "late": {"minutes": late_min, "at": late_at} if late_min else None,
     }
 
 

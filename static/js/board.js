@@ -118,14 +118,25 @@
     st.setAttribute("data-state", ev.state);
     st.textContent = t("st_" + ev.state);
     st.hidden = !st.textContent;
-    $("b-join").hidden = !ev.board_qr;
+    $("b-join").hidden = !ev.board_qr || ev.state === "ended";  // nobody can join an ended event
     $("b-waiting").textContent = String(pub.counts.line);
     $("b-held").textContent = String(pub.counts.held);
     $("b-detained").textContent = String(pub.counts.detained);
     $("b-detained").parentNode.classList.toggle("b-some", pub.counts.detained > 0);  // red only when there are any
     renderSpots();
+    renderNext(ev);
     renderNews();
     tick();
+  }
+
+  /** "Next up": the tickets to be called next, as queue screens show them; when the whole line is through. */
+  function renderNext(ev) {
+    var list = $("b-next-list");
+    var next = pub.next || [];
+    list.textContent = "";
+    next.forEach(function (ticket) { list.appendChild(el("li", "b-next-ticket", t("busy_ticket", {ticket: ticket}))); });
+    $("b-nextup").hidden = !next.length || ev.state === "ended";
+    $("b-through").textContent = pub.through_at ? t("through", {time: hhmm(pub.through_at)}) : t("eta_none");
   }
 
   function renderSpots() {
@@ -186,8 +197,14 @@
   /** The estimated wait for someone joining now, counted down since the data arrived. */
   function etaText(ev) {
     if (ev.state === "paused") return t("eta_paused");
-    if (ev.state !== "live" || !pub.eta_new) return t("eta_none");
-    var spent = Math.max(0, now() - base);
+    if ((ev.state !== "live" && ev.state !== "open") || !pub.eta_new) return t("eta_none");
+    // Before calls start the wait counts from the start, not from now (the phones say the same).
+    var spent = ev.state === "open" ? 0 : Math.max(0, now() - base);
+    var text = etaRange(spent);
+    return ev.state === "open" && text !== t("eta_now") ? t("eta_after_start", {eta: text}) : text;
+  }
+
+  function etaRange(spent) {
     var lo = Math.ceil(Math.max(0, pub.eta_new.lo_ms - spent) / 60000);
     var mid = Math.ceil(Math.max(0, pub.eta_new.mid_ms - spent) / 60000);
     var hi = Math.ceil(Math.max(0, pub.eta_new.hi_ms - spent) / 60000);

@@ -95,8 +95,8 @@
     item.appendChild(close);
     box.appendChild(item);
     if (kind === "error") $("alerts").textContent = text;
-    while (box.children.length > 4) box.removeChild(box.firstChild);
-    setTimeout(function () { item.remove(); }, extra ? 15000 : 6000);
+    while (box.children.length > 2) box.removeChild(box.firstChild);  // at most two, never a wall over the page
+    setTimeout(function () { item.remove(); }, extra ? 10000 : 4000);
   }
 
   /** Ask before a destructive action: a modal <dialog> (window.confirm where dialogs are missing). */
@@ -138,7 +138,9 @@
     if (opts.button) opts.button.disabled = true;
     var label = args && args.entry ? nameOf(args.entry) : "";
     if (!client.socket || !client.socket.connected) toast(T.errors.offline, "error");
-    return client.act(action, args || {}).then(function (res) {
+    // A call, skip or removal gets its own op id, so that the engine can undo exactly that action.
+    var op = UNDOABLE.indexOf(action) >= 0 ? newOp() : undefined;
+    return client.act(action, args || {}, op).then(function (res) {
       delete busy[key];
       if (opts.button) opts.button.disabled = false;
       if (!res.ok) {
@@ -146,15 +148,69 @@
         return res;
       }
       var r = res.result || {};
-      var spot = r.spot && snap ? (snap.all_spots.filter(function (s) { return s.id === r.spot; })[0] || {}).label : "";
+      var spot = r.spot ? r.spot.label : "";
       var name = label || (r.entry ? nameOf(r.entry) : (args && args.pseudonym) || "");
       var text = opts.doneText || T.done[action] || T.done.same;
       if (r.already) text = T.done.same;
+      if (r.undoable && !res.replay) {  // Undo shows beside the person until anything else changes
+        lastUndo = {op: op, entry: r.entry, v: res.v};
+        opts.undo = null;
+        if (snap) draw(snap);
+      }
       toast(fmt(text, {name: name, spot: spot, to: args && args.to}), "ok", opts.undo ? undoButton(opts.undo) : null);
       if (opts.then) opts.then(r);
       drawButtons();
       return res;
     });
+  }
+
+  var UNDOABLE = ["call_next", "skip", "remove"];
+  var lastUndo = null;  // {op, entry, v}: the latest call, skip or removal the engine can undo
+
+  function newOp() {
+    var bytes = new Uint8Array(16);
+    crypto.getRandomValues(bytes);
+    return Array.prototype.map.call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
+  }
+
+  /** "✉": a message to this one person (not for walk-ins, who have no phone in the line). */
+  function messageBtn(e) {
+    if (e.walk_in) return null;
+    return actBtn("message", "✉", {"data-entry": e.id, "aria-label": fmt(T.personal.message_to, {name: e.pseudonym}),
+                                   title: T.personal.message});
+  }
+
+  /** The message dialog: resolves the text, or null when cancelled. */
+  function askMessage(entryId) {
+    var dlg = $("message-dialog");
+    $("message-who").textContent = nameOf(entryId);
+    $("message-text").value = "";
+    dlg.returnValue = "";
+    dlg.showModal();
+    return new Promise(function (resolve) {
+      dlg.addEventListener("close", function () {
+        var text = $("message-text").value.trim();
+        resolve(dlg.returnValue === "ok" && text ? text : null);
+      }, {once: true});
+    });
+  }
+
+  /** The Undo button beside a person, while their last call, skip or removal can still be undone. */
+  function undoHere(s, entryId) {
+    if (!lastUndo || lastUndo.entry !== entryId || lastUndo.v !== s.v) return null;
+    return actBtn("undo", T.btn.undo, {"data-op": lastUndo.op, "data-entry": entryId, class: "btn undo"});
+  }
+
+  /** A person removed a moment ago is no longer in the line: their Undo stays where the line was. */
+  function drawUndoBar(s) {
+    var bar = $("undo-bar");
+    bar.textContent = "";
+    var gone = lastUndo && s.past.filter(function (e) { return e.id === lastUndo.entry; })[0];
+    var btn = gone && undoHere(s, gone.id);
+    bar.hidden = !btn;
+    if (btn) bar.appendChild(h("span", {text: fmt(T.done.remove, {name: gone.pseudonym + " (" +
+      fmt(T.w.ticket, {n: gone.ticket}) + ")"}) + " "}));
+    if (btn) bar.appendChild(btn);
   }
 
   /** An Undo button that puts a person back where they were (a `move` to the remembered place). */
@@ -181,6 +237,15 @@
       return act("move", {entry: entry, to: to}, {button: btn, undo: {entry: entry, position: e.position}});
     }
     if (action === "skip" && e && e.position) opts.undo = {entry: entry, position: e.position};
+    if (action === "message") {
+      return askMessage(entry).then(function (text) {
+        if (text) act("message", {entry: entry, text: text}, {button: btn, doneText: T.personal.sent});
+      });
+    }
+    if (action === "undo") {
+      return act("undo", {op: btn.getAttribute("data-op")}, {button: btn, doneText: T.done.undo,
+                                                              then: function () { lastUndo = null; }});
+    }
     if (action === "detain") {
       return askDetention(entry).then(function (d) {
         if (!d) return;
@@ -251,13 +316,14 @@
     document.title = ev.title;
     $("ev-state").textContent = T.event_states[ev.state] || ev.state;
     $("ev-state").className = "badge state-" + ev.state;
-    $("who-am-i").textContent = s.me ? fmt(T.w.signed_in_as, {label: s.me.label}) : "";
+    $("who-am-i").textContent = s.me ? fmt(T.w.signed_in_as, {label: teamLabel(s.me)}) : "";
     var c = s.public.counts;
     $("c-waiting").textContent = c.waiting;
     $("c-away").textContent = c.away;
     $("c-held").textContent = c.held;
     $("c-detained").textContent = c.detained;
     $("c-noshow").textContent = c.noshow;
+    $("c-through").textContent = s.public.through_at ? "≈ " + timeOfDay(s.public.through_at) : "–";
     var btns = $("ev-controls").querySelectorAll("[data-show]");
     for (var i = 0; i < btns.length; i++) {
       btns[i].hidden = btns[i].getAttribute("data-show").split(" ").indexOf(ev.state) < 0;
@@ -267,7 +333,20 @@
     if (ev.state === "ended" && ev.purge_at) $("ended-note").textContent = fmt(T.w.ended, {time: timeOfDay(ev.purge_at)});
     $("call-next").hidden = ev.state === "ended";
     var waiting = s.line.some(function (e) { return e.state === "waiting"; });
-    $("call-next").disabled = ev.state !== "live" || !waiting || !!busy["call_next:"];
+    var why = callBlocked(s, ev, waiting);
+    $("call-next").disabled = !!why || !!busy["call_next:"];
+    $("call-hint").textContent = why ? T.call_hint[why] : "";
+    $("call-hint").hidden = !why || ev.state === "ended";
+  }
+
+  /** Why "Call next" cannot call now (a key of T.call_hint), or "" when it can. */
+  function callBlocked(s, ev, waiting) {
+    if (ev.state === "paused") return "paused";
+    if (ev.state !== "live") return "not_live";
+    if (!waiting) return "nobody";
+    var spots = s.public.spots;
+    if (spots.some(function (spot) { return spot.status === "free"; })) return "";
+    return spots.every(function (spot) { return spot.called_ticket; }) ? "all_called" : "full";
   }
 
   function drawSpots(s) {
@@ -275,8 +354,8 @@
     list.textContent = "";
     var live = s.public.event.state === "live";
     s.public.spots.forEach(function (spot) {
-      var on = s.active.filter(function (e) { return e.spot === spot.id && e.state === "on_spot"; })[0];
-      var called = s.active.filter(function (e) { return e.spot === spot.id && e.state === "called"; })[0];
+      var on = s.active.filter(function (e) { return e.spot && e.spot.id === spot.id && e.state === "on_spot"; })[0];
+      var called = s.active.filter(function (e) { return e.spot && e.spot.id === spot.id && e.state === "called"; })[0];
       var li = h("li", {class: "spot status-" + spot.status, "data-spot": spot.id}, [
         h("h3", {}, [fmt(T.w.spot, {label: spot.label}), " ",
                      h("span", {class: "badge", text: T.spot_status[spot.status] || spot.status})])]);
@@ -285,10 +364,11 @@
           h("strong", {text: on.pseudonym}), " ", h("span", {class: "muted", text: fmt(T.w.ticket, {n: on.ticket})}),
           " · " + T.w.time_left + " ", countdown(on.ends_at, T.w.time_left)]));
         li.appendChild(h("div", {class: "btns"}, [
+          undoHere(s, on.id),
           actBtn("finish", T.btn.finish, {"data-entry": on.id}),
           actBtn("detain", T.btn.detain, {"data-entry": on.id, class: "btn warn"}),
           actBtn("remove", T.btn.remove, {"data-entry": on.id, class: "btn danger"})]));
-      } else {
+      } else if (!called) {
         li.appendChild(h("div", {class: "holder muted", text: T.w.nobody}));
       }
       if (called) {
@@ -297,12 +377,16 @@
           h("span", {class: "muted", text: fmt(T.w.ticket, {n: called.ticket})}), " · ",
           called.arrived_at ? h("span", {class: "badge ok", text: T.w.arrived})
             : h("span", {}, [T.w.check_in + " ", countdown(called.deadline_at, T.w.check_in)]),
-          called.walk_in ? h("span", {class: "badge", text: T.w.walk_in}) : null]));
+          called.walk_in ? h("span", {class: "badge", text: T.w.walk_in}) : null,
+          called.late ? h("span", {class: "badge warn late", text: fmt(T.personal.late,
+            {n: called.late.minutes, time: timeOfDay(called.late.at)})}) : null]));
         li.appendChild(h("div", {class: "btns"}, [
+          undoHere(s, called.id),
           called.arrived_at ? null : actBtn("confirm_arrival", T.btn.arrived, {"data-entry": called.id, class: "btn primary"}),
           actBtn("skip", T.btn.skip, {"data-entry": called.id}),
           actBtn("detain", T.btn.detain, {"data-entry": called.id, class: "btn warn"}),
-          actBtn("remove", T.btn.remove, {"data-entry": called.id, class: "btn danger"})]));
+          actBtn("remove", T.btn.remove, {"data-entry": called.id, class: "btn danger"}),
+          messageBtn(called)]));
       } else {
         li.appendChild(h("div", {class: "btns"}, [actBtn("call_next", T.btn.call_here,
           {"data-spot": spot.id, class: "btn primary", disabled: !live || !s.line.length})]));
@@ -321,6 +405,10 @@
     else out.push(h("span", {class: "badge off", text: e.last_seen_at ? fmt(T.w.offline_since,
       {time: timeOfDay(e.last_seen_at)}) : T.w.offline}));
     if (e.push) out.push(h("span", {class: "badge", text: T.w.push}));
+    if (e.late && ["waiting", "away", "called"].indexOf(e.state) >= 0) {
+      out.push(h("span", {class: "badge warn late", text: fmt(T.personal.late,
+        {n: e.late.minutes, time: timeOfDay(e.late.at)})}));
+    }
     return out;
   }
 
@@ -330,6 +418,7 @@
     var live = s.public.event.state === "live";
     var n = s.line.length;
     $("line-count").textContent = "(" + n + ")";
+    drawUndoBar(s);
     $("line-empty").hidden = n > 0;
     $("line-help").hidden = n < 2;
     s.line.forEach(function (e) {
@@ -342,6 +431,7 @@
           h("span", {class: "sr-only", text: " · " + fmt(T.w.pos_of, {n: e.position, total: n})}),
           h("div", {class: "badges"}, badges(e))]),
         h("div", {class: "btns"}, [
+          undoHere(s, e.id),
           actBtn("call_next", T.btn.call, {"data-entry": e.id, class: "btn primary", disabled: !live}),
           actBtn("up", "↑", {"data-entry": e.id, "aria-label": T.btn.up + ": " + e.pseudonym, title: T.btn.up,
                              disabled: e.position === 1}),
@@ -349,7 +439,8 @@
                                disabled: e.position === n}),
           actBtn("skip", T.btn.skip, {"data-entry": e.id, disabled: e.position === n}),
           actBtn("detain", T.btn.detain, {"data-entry": e.id, class: "btn warn"}),
-          actBtn("remove", T.btn.remove, {"data-entry": e.id, class: "btn danger"})])]);
+          actBtn("remove", T.btn.remove, {"data-entry": e.id, class: "btn danger"}),
+          messageBtn(e)])]);
       list.appendChild(li);
     });
   }
@@ -367,7 +458,8 @@
           e.finished_at ? h("span", {class: "muted", text: " " + timeOfDay(e.finished_at)}) : null,
           e.note ? h("div", {class: "note", text: fmt(T.w.note, {note: e.note})}) : null]),
         h("div", {class: "btns"}, [
-          recall ? actBtn("recall", T.btn.recall, {"data-entry": e.id}) : null,
+          undoHere(s, e.id),
+          recall && !undoHere(s, e.id) ? actBtn("recall", T.btn.recall, {"data-entry": e.id}) : null,
           e.state === "done" ? actBtn("detain", T.btn.detain, {"data-entry": e.id, class: "btn warn"}) : null])]));
     });
   }
@@ -378,8 +470,8 @@
     var owner = s.me && s.me.owner;
     (s.team || []).forEach(function (c) {
       list.appendChild(h("li", {class: c.revoked ? "revoked" : ""}, [
-        h("strong", {text: c.label}), " ",
-        c.owner ? h("span", {class: "badge", text: T.w.owner}) : null,
+        h("strong", {text: teamLabel(c)}), " ",
+        c.owner && teamLabel(c).toLowerCase() !== T.w.owner.toLowerCase() ? h("span", {class: "badge", text: T.w.owner}) : null,
         s.me && s.me.id === c.id ? h("span", {class: "badge", text: T.w.you}) : null,
         c.revoked ? h("span", {class: "badge off", text: T.w.revoked})
           : h("span", {class: "badge " + (c.online ? "ok" : "off"), text: c.online ? T.w.online : T.w.offline}),
@@ -389,18 +481,26 @@
     $("invite-form").hidden = !owner;
   }
 
+  /** A coordinator's name; the API's default name of the owner ("owner") in the reader's language. */
+  function teamLabel(c) { return c.owner && c.label === "owner" ? T.w.owner : c.label; }
+
   function drawLog(s) {
     var list = $("log");
     list.textContent = "";
     s.log.forEach(function (r) {
       var detail = ["call", "move", "broadcast", "spots", "invite", "revoke"].indexOf(r.action) >= 0 ? r.detail : "";
+      if (r.action === "late") detail = (r.detail || "") + " " + T.w.minutes;
+      if (r.action === "undo") detail = T.log[{call_next: "call", skip: "skip", remove: "remove"}[r.detail]] || "";
       if (r.action === "settings") {  // setting names, translated
         detail = (r.detail || "").split(",").map(function (k) { return T.fields[k] || k; }).join(", ");
       }
-      var actor = r.actor === "system" ? "" : r.actor === "participant" ? T.w.participant : r.actor;
+      // A coordinator's name then what they did ("Masha: called up"); automatic steps and a person's own actions
+      // name nobody (the person is named after the action).
+      var actor = r.actor === "system" || r.actor === "participant" ? "" : r.actor;
+      var what = r.action === "call" && r.actor === "system" ? T.log.auto_call : (T.log[r.action] || r.action);
       list.appendChild(h("li", {}, [
-        h("time", {text: timeOfDay(r.at)}), " ", h("span", {class: "actor", text: actor}),
-        " " + (T.log[r.action] || r.action),
+        h("time", {text: timeOfDay(r.at)}), " ", actor ? h("span", {class: "actor", text: actor + ":"}) : null,
+        " " + what,
         r.ticket ? " · " + (r.pseudonym || "") + " (" + fmt(T.w.ticket, {n: r.ticket}) + ")" : "",
         detail ? " · " + detail : ""]));
     });
@@ -995,6 +1095,18 @@
         showGate("bye", T.bye.not_found);
       }});
     });
+  });
+
+  // On a phone the log, settings, team and statistics start folded: spots and the line come first. A section link
+  // unfolds its section.
+  var folds = root.querySelectorAll("details.fold");
+  if (window.matchMedia && !window.matchMedia("(min-width: 960px)").matches) {
+    for (var f = 0; f < folds.length; f++) folds[f].open = false;
+  }
+  root.querySelector(".jump").addEventListener("click", function (e) {
+    var a = e.target.closest("a[href^='#']");
+    var d = a && document.querySelector(a.getAttribute("href") + " details.fold");
+    if (d) d.open = true;
   });
 
   var qr = $("qr");

@@ -11,6 +11,7 @@
   var slug = root.dataset.slug;
   var KEY = "pq:" + slug + ":";
   var IN_LINE = ["waiting", "away"];
+  var LIVE = ["waiting", "away", "called", "on_spot"];
   var FINAL = ["done", "missed", "left", "removed", "detained"];
 
   var snap = null;          // the last known view: {v, server_now, public, announcements, me}
@@ -185,12 +186,12 @@
     var ev = snap.public.event;
     var me = snap.me;
     $("ev-title").textContent = ev.title;
-    var evText = T["ev_" + ev.state];
+    var evText = ev.state === "ended" ? "" : T["ev_" + ev.state];  // the ended screens say it themselves
     $("ev-state").textContent = evText || "";
     show($("ev-state"), !!evText);
     document.body.classList.remove("is-ready", "is-turn", "is-spot");
     if (!me) {
-      if (ev.state === "ended") { $("closed-text").textContent = T.ev_ended; screen("s-closed"); }
+      if (ev.state === "ended") { $("closed-text").textContent = T.closed_ended; screen("s-closed"); }
       else renderJoin(ev);
     } else if (me.state === "pending") {
       renderPending(me);
@@ -203,6 +204,10 @@
     } else {
       renderAfter(ev, me);
     }
+    renderPersonal(me);
+    // "Legal help" once: the on-spot and detained screens have their own button.
+    var ownHelp = me && (me.state === "on_spot" || me.state === "detained");
+    show(document.querySelector(".help-link"), !ownHelp);
     renderSpots();
     renderNews();
     renderAlertsCard();
@@ -223,15 +228,20 @@
   function etaText(e, ev) {
     if (ev.state === "paused") return T.eta_paused;
     if (ev.state !== "live" && ev.state !== "open") return "";
-    var lo = PQEta.minutes(e.lo_ms), mid = PQEta.minutes(e.mid_ms), hi = PQEta.minutes(e.hi_ms);
-    if (hi <= 1) return T.eta_soon;
-    return fmt(me() ? T.eta : T.eta_join, {lo: lo, mid: mid, hi: Math.max(hi, mid)});
+    var lo = PQEta.minutes(e.lo_ms), mid = PQEta.minutes(e.mid_ms), hi = Math.max(PQEta.minutes(e.hi_ms), mid);
+    lo = Math.min(lo, mid);
+    if (hi <= 1) return ev.state === "live" ? T.eta_soon : T.eta_open_first;
+    var one = lo === hi;  // "about 4 min", never "between 4 and 4 min"
+    var text = ev.state === "open" ? (one ? T.eta_open_one : T.eta_open)
+      : me() ? (one ? T.eta_one : T.eta) : (one ? T.eta_join_one : T.eta_join);
+    return fmt(text, {lo: lo, mid: mid, hi: hi});
   }
 
   function me() { return snap && snap.me; }
 
   function ready(ev, m) {
-    return m.state === "waiting" && m.position && m.position <= (ev.ready_at || 2) && ev.state !== "ended";
+    // Only once calls run: before the start nobody is about to be called.
+    return m.state === "waiting" && m.position && m.position <= (ev.ready_at || 2) && ev.state === "live";
   }
 
   function renderWait(ev, m) {
@@ -266,10 +276,32 @@
   function renderAfter(ev, m) {
     screen("s-after");
     var kind = FINAL.indexOf(m.state) >= 0 ? m.state : "left";
+    // Put out of line by the end of the event (also on the way to a spot): say so, not "you left".
+    if (ev.state === "ended" && (kind === "left" || kind === "missed")) kind = "ended";
     $("after-title").textContent = T["after_" + kind];
     $("after-text").textContent = T["after_" + kind + "_text"];
     show($("btn-rejoin"), ev.state !== "ended" && ev.state !== "draft");
     show($("after-help"), kind === "detained");
+  }
+
+  /** A coordinator's message to this person only, and "running late" once sent. */
+  function renderPersonal(m) {
+    var live = m && LIVE.indexOf(m.state) >= 0;
+    var msg = live && m.message;
+    show($("dm-card"), !!msg);
+    if (msg) {
+      $("dm-text").textContent = msg.text;
+      $("dm-time").textContent = fmt(T.dm_time, {time: hhmm(msg.at)});
+    }
+    var late = live && m.late;
+    var notes = document.querySelectorAll(".late-note");
+    for (var i = 0; i < notes.length; i++) {
+      notes[i].textContent = late ? fmt(T.late_sent, {n: m.late.minutes}) : "";
+      show(notes[i], !!late);
+    }
+    var btns = document.querySelectorAll(".btn-late");
+    var calling = snap.public.event.state === "live" || snap.public.event.state === "paused";
+    for (i = 0; i < btns.length; i++) show(btns[i], !late && calling && m && m.state !== "on_spot");
   }
 
   function renderSpots() {
@@ -662,6 +694,9 @@
     $("join-form").addEventListener("submit", join);
     $("btn-suggest").addEventListener("click", function () { $("pseudonym").value = suggestion(); });
     $("btn-away").addEventListener("click", function () { act("step_away", {}, this); });
+    Array.prototype.forEach.call(document.querySelectorAll(".btn-late"), function (b) {
+      b.addEventListener("click", function () { act("running_late", {minutes: 5}, this); });
+    });
     $("btn-back").addEventListener("click", function () { unlockAudio(); act("come_back", {}, this); });
     $("btn-arrive").addEventListener("click", function () { stopFlash(); act("confirm_arrival", {}, this); });
     $("btn-rejoin").addEventListener("click", function () { unlockAudio(); joinWithProof("rejoin", {}, this); });

@@ -66,7 +66,8 @@ def test_screenshots_of_every_state(live_server, phone, artifacts):
     expect(page.locator("#s-spot")).to_be_visible(timeout=WAIT)
     no_horizontal_scroll(page)
     shoot(page, artifacts, "5-on-spot")
-    page.click("#btn-help")
+    expect(page.locator("#btn-help")).to_be_hidden()  # "Legal help" once: the on-spot screen has its own button
+    page.click("#s-spot .js-help")
     expect(page.locator("#help")).to_be_visible()
     shoot(page, artifacts, "5b-legal-help")
     page.click("#btn-help-close")

@@ -88,6 +88,10 @@ def public(session: Session, ev: Event, now: int, names: bool = False) -> dict:
         "counts": counts,
         "est": est,
         "eta_new": estimates.eta(counts["line"] + 1, est, base_now(ev, now)),
+        "next": [e.ticket for e in sorted(session.scalars(select(Entry).where(
+            Entry.event_id == ev.id, Entry.state == "waiting")), key=lambda e: (e.rank, e.id))][:3],
+        "through_at": (estimates.through_at(counts["line"], est, base_now(ev, now))
+                       if ev.state in ("open", "live", "paused") else None),
     }
 
 
@@ -130,6 +134,8 @@ def me(session: Session, ev: Event, participant_id: int | None, now: int, est: d
         **{k: getattr(entry, k) for k in ENTRY_TIMES},
         "eta": estimates.eta(pos, est, base_now(ev, now)) if pos else None,
         "push": bool(participant and participant.push),
+        "message": {"text": entry.message, "at": entry.message_at} if entry.message else None,
+        "late": {"minutes": entry.late_min, "at": entry.late_at} if entry.late_min else None,
     }
 
 
@@ -138,12 +144,13 @@ def entry_row(e: Entry, position: int | None, spots: dict, participants: dict, s
     p = participants.get(e.participant_id)
     return {
         "id": e.id, "ticket": e.ticket, "pseudonym": e.pseudonym, "state": e.state, "position": position,
-        "spot": e.spot_id, "spot_label": spots[e.spot_id].label if e.spot_id in spots else None,
+        "spot": {"id": e.spot_id, "label": spots[e.spot_id].label if e.spot_id in spots else None} if e.spot_id else None,
         **{k: getattr(e, k) for k in ENTRY_TIMES},
         "misses": e.misses, "walk_in": e.participant_id is None, "note": e.note,
         "online": bool(p and any(c.token_hash == p.token_hash for c in sockets)),
         "last_seen_at": p.last_seen_at if p else None,
         "push": bool(p and p.push),
+        "late": {"minutes": e.late_min, "at": e.late_at} if e.late_min else None,
     }
 
 

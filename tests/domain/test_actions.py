@@ -147,17 +147,17 @@ def test_delete_me_leaves_no_row_with_the_token_hash(picket):
 
 def test_delete_me_forgets_stored_answers(picket):
     """After delete_me no stored operation answer ties the token to a ticket (only the delete_me answer stays)."""
-    import json
-
     from sqlalchemy import select
 
     from coordinator.domain.models import Operation
+    from coordinator.domain.queue import stored_answer
     a, _ = picket.join("Anna")
     picket.act(a, "step_away")
     actor = a.actor_key
     picket.act(a, "delete_me")
     with picket.q.store.read() as s:
-        answers = [json.loads(o.result) for o in s.scalars(select(Operation).where(Operation.actor == actor))]
+        answers = [stored_answer(o.result, 0)[0]
+                   for o in s.scalars(select(Operation).where(Operation.actor == actor))]
     assert answers == [{"deleted": True}]
 
 
@@ -258,7 +258,7 @@ def test_call_next_fills_free_spots_then_refuses(picket):
     for name in ("Anna", "Boris", "Clara"):
         picket.join(name)
     r1, r2 = picket.c("call_next").result, picket.c("call_next").result
-    assert {r1["spot"], r2["spot"]} == set(picket.spot_ids)
+    assert {r1["spot"]["id"], r2["spot"]["id"]} == set(picket.spot_ids)
     before = picket.dump()
     assert code_of(picket.c, "call_next") == "no_free_spot"
     assert picket.dump() == before
@@ -270,7 +270,8 @@ def test_call_next_with_spot_and_entry(picket):
     _, eb = picket.join("Boris")
     spot_b = picket.spot_ids[1]
     out = picket.c("call_next", spot=spot_b, entry=eb)
-    assert out.result == {"entry": eb, "ticket": 2, "state": "called", "spot": spot_b}
+    assert out.result == {"entry": eb, "ticket": 2, "state": "called", "spot": {"id": spot_b, "label": "B"},
+                          "undoable": True}
     before = picket.dump()
     assert code_of(picket.c, "call_next", spot=spot_b, entry=ea) == "no_free_spot"
     assert code_of(picket.c, "call_next", entry=eb) == "conflict"  # already called
@@ -307,7 +308,7 @@ def test_lead_call_prefers_free_spot_then_earliest_ending(make_picket):
     p.c("call_next", spot=p.spot_ids[0])
     p.act(b, "confirm_arrival")  # B's slot ends 10 s after A's
     first = p.c("call_next").result
-    assert first["spot"] == p.spot_ids[1]
+    assert first["spot"]["id"] == p.spot_ids[1]
     deadline = p.entry(first["entry"]).deadline_at
     assert deadline == p.snapshot()["public"]["spots"][1]["ends_at"] + p.event().grace_ms
 

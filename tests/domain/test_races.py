@@ -81,7 +81,7 @@ def test_concurrent_stale_calls_of_one_person(any_db_url):
     errors = [r for r in results if isinstance(r, Exception)]
     assert len(ok) == 1
     assert all(isinstance(e, DomainError) and e.code in ("no_free_spot", "conflict") for e in errors), errors
-    assert called_rows(p) == [(ids[3], ok[0].result["spot"])]
+    assert called_rows(p) == [(ids[3], ok[0].result["spot"]["id"])]
     dispose(queues)
 
 

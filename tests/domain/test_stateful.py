@@ -388,7 +388,7 @@ class LineMachine(RuleBasedStateMachine):
         out = self.run(self.p.coord, "call_next", args, model)
         if out is not None:
             m, s = chosen[0]
-            assert out.result["entry"] == m.id and out.result["spot"] == s
+            assert out.result["entry"] == m.id and out.result["spot"]["id"] == s
 
     @precondition(lambda self: self.all)
     @rule(k=entry_pick)

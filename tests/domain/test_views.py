@@ -10,7 +10,7 @@ from coordinator.domain.line import FEW, shifts
 from . import naive_views as naive
 from .harness import apply_moves
 
-PUBLIC_KEYS = {"event", "spots", "counts", "est", "eta_new"}
+PUBLIC_KEYS = {"event", "spots", "counts", "est", "eta_new", "next", "through_at"}
 
 
 def crowd(p, names):
