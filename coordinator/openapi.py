@@ -1,7 +1,8 @@
 """The OpenAPI 3.1 document, built from the action registry so it cannot drift from the code."""
 from __future__ import annotations
 
-from .domain.actions import ACTIONS, SETTINGS
+from .domain.actions import ACTIONS, BULK_SELECTIONS, GATES, SETTINGS
+from .domain.models import FINAL_STATES, LIVE_STATES
 
 FIELD_SCHEMAS = {
     "pseudonym": {"type": "string", "maxLength": 32}, "entry": {"type": "integer"}, "spot": {"type": "integer"},
@@ -21,7 +22,13 @@ FIELD_SCHEMAS["pow"] = {"type": ["object", "string"], "description": "a solved c
                          "POST /api/events/{slug}/challenge gave it and the solver found it (or that JSON in base64)"}
 FIELD_SCHEMAS["code"] = {"type": "string", "pattern": "^[0-9]{4,8}$",
                          "description": "the code shown at the picket, when the event's gate is `onsite`"}
-for _k in ("show_pseudonyms", "auto_call", "pause_on_detain", "board_qr"):
+FIELD_SCHEMAS["gate"] = {"enum": list(GATES), "description": "who may join: `open`, `onsite` (with the code shown "
+                                                       "at the picket) or `approval` (a coordinator admits)"}
+FIELD_SCHEMAS["select"] = {"enum": list(BULK_SELECTIONS), "description": "who a bulk removal takes: joined in "
+                           "[since, until], never opened a live page, or offline now"}
+FIELD_SCHEMAS["since"] = FIELD_SCHEMAS["until"] = {"type": "integer", "minimum": 0, "description": "server time, ms"}
+FIELD_SCHEMAS["batch"] = {"type": "integer", "minimum": 0, "description": "the `batch` a bulk removal answered"}
+for _k in ("show_pseudonyms", "auto_call", "pause_on_detain", "board_qr", "joining_paused", "dry_run"):
     FIELD_SCHEMAS[_k] = {"type": "boolean"}
 for _k, (_lo, _hi) in SETTINGS.items():
     FIELD_SCHEMAS[_k] = {"type": "integer", "minimum": _lo, "maximum": _hi}
@@ -37,14 +44,16 @@ REQUIRED_ARGS = {
     "join": ["pseudonym"], "skip": ["entry"], "move": ["entry", "to"], "remove": ["entry"],
     "add_walk_in": ["pseudonym"], "recall": ["entry"], "detain": ["entry"], "broadcast": ["text"],
     "spots": ["spots"], "invite": ["label"], "revoke": ["coordinator"], "undo": ["op"],
-    "message": ["entry", "text"], "running_late": ["minutes"],
+    "message": ["entry", "text"], "running_late": ["minutes"], "admit": ["entry"], "remove_bulk": ["select"],
+    "undo_bulk": ["batch"],
 }
 # Defaults of a new event (coordinator/domain/models.py); `settings` changes only the fields it is given.
 DEFAULTS = {"slot_ms": 300_000, "grace_ms": 120_000, "lead_ms": 60_000, "max_queue": 200, "ready_at": 2,
             "miss_back": 3, "purge_after_ms": 12 * 3_600_000, "show_pseudonyms": False, "auto_call": True,
             "pause_on_detain": False, "board_qr": True}
 EVENT_STATES = ("draft", "open", "live", "paused", "ended")
-ENTRY_STATES = ("waiting", "away", "called", "on_spot", "done", "missed", "left", "removed", "detained")
+# `pending`: asked to join an event with the `approval` gate, not admitted yet (not in line).
+ENTRY_STATES = ("pending",) + LIVE_STATES + FINAL_STATES
 
 
 def _obj(props: dict, required: list | tuple | None = None, extra: bool = True) -> dict:
@@ -155,6 +164,9 @@ def _result_schema(name: str) -> dict:
         "invite": _obj({"coordinator": INT, "token": {"type": "string", "description": "in the first answer only"}},
                        ["coordinator"]),
         "revoke": _obj({"coordinator": INT, "revoked": {"const": True}}),
+        "admit_all": _obj({"admitted": INT}), "new_code": _obj({"epoch": INT}),
+        "remove_bulk": _obj({"count": INT, "dry_run": {"const": True}, "removed": INT, "batch": INT}, ["count"]),
+        "undo_bulk": _obj({"restored": INT}),
     }
     if name in special:
         return special[name]
@@ -163,8 +175,9 @@ def _result_schema(name: str) -> dict:
     return {"type": "object"}
 
 
-ENTRY_ACTIONS = {"undo", "message", "running_late", "join", "rejoin", "leave", "step_away", "come_back", "confirm_arrival", "finish", "call_next", "skip",
-                 "move", "remove", "add_walk_in", "recall", "detain"}
+ENTRY_ACTIONS = {"admit", "undo", "message", "running_late", "join", "rejoin", "leave", "step_away", "come_back",
+                 "confirm_arrival", "finish", "call_next", "skip", "move", "remove", "add_walk_in", "recall",
+                 "detain"}
 
 
 def _share_paths() -> dict:
@@ -244,18 +257,30 @@ def _join_paths() -> dict:
         "summary": "A proof-of-work challenge for joining (ALTCHA v2, PBKDF2/SHA-256), signed, for this event only, "
                    "usable once within its expiry; solve it and send {challenge, solution} as the join's `pow`.",
         "parameters": [{"$ref": "#/components/parameters/slug"}],
-        "responses": {"200": {"description": "{ok, challenge: {parameters, signature}}"},
+        "responses": {"200": _json(_obj({"ok": {"const": True}, "challenge": _obj({
+                          "parameters": {"type": "object", "description": "ALTCHA v2 parameters (algorithm, cost, "
+                                                                          "keyPrefix, salt, expiresAt, data)"},
+                          "signature": STR})}), "{ok, challenge: {parameters, signature}}"),
+                      "400": {"$ref": "#/components/responses/bad_request"},
                       "429": {"description": "`rate_limited`: too many challenges from this network address just "
                                              "now; retry after Retry-After seconds",
-                              "headers": {"Retry-After": {"schema": {"type": "integer"}}}},
+                              "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+                              "content": {"application/json": {"schema": ERROR}}},
                       "4XX": {"$ref": "#/components/responses/error"}}}},
         "/api/events/{slug}/code": {"get": {
             "operationId": "gate_code",
             "summary": "The current on-site join code, when it changes, and an SVG QR code of the join link with it, "
                        "for a big screen holding the event's display key (X-Display-Key header; the console gives it).",
             "parameters": [{"$ref": "#/components/parameters/slug"}],
-            "responses": {"200": {"description": "{ok, gate, code, next_at, qr}"},
+            "responses": {"200": _json(_obj({"ok": {"const": True}, "gate": {"enum": list(GATES)},
+                                             "code": {"type": "string", "pattern": "^[0-9]{4,8}$"},
+                                             "next_at": INT, "server_now": INT, "qr": STR}, ["gate"]),
+                                       "{ok, gate, code, next_at, qr}: code, next_at and qr only for the `onsite` "
+                                       "gate"),
+                          "400": {"$ref": "#/components/responses/bad_request"},
                           "4XX": {"$ref": "#/components/responses/error"}}}}}
+
+
 def _json(schema: dict, description: str) -> dict:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 

@@ -62,7 +62,9 @@ class Contract:
         return self.call("POST", f"/api/events/{slug}/actions/{name}", who, body, status)
 
 
-def test_a_whole_picket_answers_as_documented(client, doc):
+def test_a_whole_picket_answers_as_documented(app, client, doc):
+    """Every documented operation, called as a real picket would, answers what the document says."""
+    app.config["ACTION_BURST"] = 1000  # the owner acts more often than 30 times in 10 s here (its limit's own test)
     c = Contract(client, doc)
     created = c.call("POST", "/api/events", json={"title": "Contract", "spots": [{"label": "A"}, {"label": "B"}],
                                                   "auto_call": False}, status=201).json
@@ -107,6 +109,27 @@ def test_a_whole_picket_answers_as_documented(client, doc):
     c.act(slug, "settings", {"slot_ms": 240_000, "auto_call": True}, owner)
     c.act(slug, "spots", {"spots": [{"id": s["id"], "label": s["label"]} for s in created["event"]["spots"]]
                           + [{"label": "C"}]}, owner)
+    # Joining (issue 8): requests admitted one by one and all at once, the on-site code for a big screen, a bulk
+    # removal counted first and then undone, and a proof-of-work challenge.
+    c.act(slug, "settings", {"gate": "approval"}, owner)
+    asked = [c.act(slug, "join", {"pseudonym": f"Asks{i}"}, {"X-Participant-Token": new_token()}).json["result"]
+             for i in range(3)]
+    assert all(r["state"] == "pending" for r in asked), asked
+    assert c.act(slug, "admit", {"entry": asked[0]["entry"]}, owner).json["result"]["state"] == "waiting"
+    assert c.act(slug, "admit_all", {}, owner).json["result"]["admitted"] == 2
+    c.act(slug, "settings", {"gate": "onsite"}, owner)
+    display = c.call("GET", f"/api/events/{slug}/snapshot", owner, status=200).json["data"]["joining"]["display_key"]
+    code = c.call("GET", f"/api/events/{slug}/code", {"X-Display-Key": display}, status=200).json["code"]
+    c.call("GET", f"/api/events/{slug}/code", {"X-Display-Key": "wrong"}, status=401)
+    c.act(slug, "new_code", {}, owner)
+    assert c.call("GET", f"/api/events/{slug}/code", {"X-Display-Key": display}, status=200).json["code"] != code
+    c.act(slug, "settings", {"gate": "open"}, owner)
+    counted = c.act(slug, "remove_bulk", {"select": "never_live", "dry_run": True}, owner).json["result"]
+    removed = c.act(slug, "remove_bulk", {"select": "never_live"}, owner).json["result"]
+    assert counted["count"] == removed["removed"] > 0, (counted, removed)
+    assert c.act(slug, "undo_bulk", {"batch": removed["batch"]}, owner).json["result"]["restored"] == removed["removed"]
+    c.call("POST", f"/api/events/{slug}/challenge", status=200)
+
     invited = c.act(slug, "invite", {"label": "Bob"}, owner).json["result"]
     c.act(slug, "revoke", {"coordinator": invited["coordinator"]}, owner)
     c.act(slug, "set_push", {"subscription": None}, p[3])
