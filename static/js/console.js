@@ -682,6 +682,7 @@
   /** The alarm's "Remove the flood…": choose everyone who joined since the joins sped up, count them, offer removal. */
   function clearFlood() {
     var box = $("bulk-box");
+    $("joining-sec").querySelector("details.fold").open = true;  // folded below the line on a phone
     box.open = true;
     root.querySelector("input[name=bulk-select][value=joined]").checked = true;
     var recent = (snap.line || []).concat(snap.requests || []).map(function (e) { return e.joined_at; });
@@ -692,13 +693,15 @@
     countBulk();
   }
 
+  var joiningNeeds = "";  // what the joining section last needed the coordinator for (see drawJoining)
+
   function drawJoining(s) {
     var j = s.joining;
     if (!j) return;
     var open = s.public.event.state !== "ended";
     $("joining-sec").hidden = !open;
     var alarm = $("flood-alarm");
-    alarm.hidden = !j.flood;
+    alarm.hidden = !j.flood || !open;
     if (j.flood) $("flood-text").textContent = fmt(TJ.alarm, {n: j.joins_last_min, max: j.flood_per_min});
     $("flood-pause").hidden = j.paused;
     $("flood-onsite").hidden = j.gate === "onsite";
@@ -719,6 +722,11 @@
     }
     // requests waiting to be admitted
     var reqs = s.requests || [];
+    // The section is folded on a phone; it unfolds by itself when it starts to need the coordinator (a gate with a
+    // code to show or requests to admit), and stays as the coordinator leaves it otherwise.
+    var needs = (j.gate === "onsite" ? "code" : "") + (reqs.length ? "requests" : "");
+    if (needs && needs !== joiningNeeds) $("joining-sec").querySelector("details.fold").open = true;
+    joiningNeeds = needs;
     $("requests-box").hidden = !reqs.length && j.gate !== "approval";
     $("requests-count").textContent = "(" + reqs.length + ")";
     $("admit-all").hidden = !reqs.length;
