@@ -20,6 +20,46 @@ import re  # noqa: E402
 import resource  # noqa: E402
 import sys  # noqa: E402
 
+# A client's address as servers print it: "('203.0.113.7', 51234)", a bare IPv4 address, or an IPv6 address.
+ADDRESS = re.compile(r"\(\s*'[^']*'\s*,\s*\d+[^)]*\)|\b(?:\d{1,3}\.){3}\d{1,3}(?::\d+)?\b"
+                     r"|\b(?:[0-9a-fA-F]{1,4}:){3,7}[0-9a-fA-F]{1,4}\b|[0-9a-fA-F:]*::[0-9a-fA-F:]*")
+
+
+def without_addresses(text: str) -> str:
+    """Blank out client addresses: no log line may say who connected."""
+    return ADDRESS.sub("[address removed]", text)
+
+
+class AddressFreeStream:
+    """A stream that drops client addresses from what is written to it. The process's stdout and stderr are wrapped
+    before anything else is imported, so every log handler and every library that prints (eventlet's WebSocket writes
+    "client=IP:port socket shutdown error" to wsgi.errors, gevent's error log names clients) goes through it."""
+
+    def __init__(self, stream):
+        """Wrap a stream."""
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        """Write the text without addresses."""
+        return self.stream.write(without_addresses(text))
+
+    def writelines(self, lines) -> None:
+        """Write each line without addresses."""
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        """Flush the underlying stream."""
+        self.stream.flush()
+
+    def __getattr__(self, name):
+        """Everything else (fileno, isatty, encoding) as the underlying stream."""
+        return getattr(self.stream, name)
+
+
+BANNER_STREAM = sys.stdout  # the bind address in the start-up line is the operator's, not a client's
+sys.stdout, sys.stderr = AddressFreeStream(sys.stdout), AddressFreeStream(sys.stderr)
+
 from coordinator import create_app  # noqa: E402
 from coordinator.cli import start_background  # noqa: E402
 from coordinator.extensions import socketio  # noqa: E402
@@ -33,37 +73,6 @@ def raise_fd_limit() -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-
-
-# A client's address as servers print it: "('203.0.113.7', 51234)", a bare IPv4 address, or an IPv6 address.
-ADDRESS = re.compile(r"\(\s*'[^']*'\s*,\s*\d+[^)]*\)|\b(?:\d{1,3}\.){3}\d{1,3}(?::\d+)?\b"
-                     r"|\b(?:[0-9a-fA-F]{1,4}:){3,7}[0-9a-fA-F]{1,4}\b|[0-9a-fA-F:]*::[0-9a-fA-F:]*")
-
-
-def without_addresses(text: str) -> str:
-    """Blank out client addresses: no log line may say who connected."""
-    return ADDRESS.sub("[address removed]", text)
-
-
-class AddressFreeStream:
-    """gevent's error log (and wsgi.errors) names the client on bad requests; this stream drops the address."""
-
-    def __init__(self, stream):
-        """Wrap a stream."""
-        self.stream = stream
-
-    def write(self, text: str) -> None:
-        """Write the text without addresses."""
-        self.stream.write(without_addresses(text))
-
-    def writelines(self, lines) -> None:
-        """Write each line without addresses."""
-        for line in lines:
-            self.write(line)
-
-    def flush(self) -> None:
-        """Flush the underlying stream."""
-        self.stream.flush()
 
 
 class AddressFreeFilter(logging.Filter):
@@ -88,6 +97,13 @@ def eventlet_protocol():
         def address_string(self) -> str:
             """Stands where the client's address would be printed."""
             return "-"
+
+        def get_environ(self) -> dict:
+            """The request's environment without the client's address: the app never needs it, and eventlet's
+            WebSocket prints REMOTE_ADDR:REMOTE_PORT in its "socket shutdown error" lines."""
+            env = super().get_environ()
+            env["REMOTE_ADDR"], env["REMOTE_PORT"] = "", ""
+            return env
     return AddressFreeProtocol
 
 
@@ -127,11 +143,11 @@ def main() -> None:
         kwargs = {"max_size": app.config["MAX_CONNECTIONS"], "socket_timeout": 120, "protocol": eventlet_protocol()}
     elif MODE == "gevent":
         # Flask-SocketIO already turns gevent's access log off (log=None); its error log names clients.
-        kwargs = {"error_log": AddressFreeStream(sys.stderr), "handler_class": gevent_handler()}
+        kwargs = {"error_log": sys.stderr, "handler_class": gevent_handler()}  # stderr drops addresses
     elif MODE == "threading":
         logging.getLogger("werkzeug").addFilter(AddressFreeFilter())
         kwargs = {"allow_unsafe_werkzeug": True}
-    print(f"Picket Queue on http://{app.config['HOST']}:{app.config['PORT']} ({MODE})", flush=True)
+    print(f"Picket Queue on http://{app.config['HOST']}:{app.config['PORT']} ({MODE})", file=BANNER_STREAM, flush=True)
     socketio.run(app, host=app.config["HOST"], port=int(app.config["PORT"]), log_output=False, debug=False,
                  use_reloader=False, **kwargs)
 
