@@ -1,6 +1,7 @@
 """Picket Queue: the app factory."""
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import secrets
@@ -36,6 +37,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     init_i18n(app)
     socketio.init_app(
         app, async_mode=app.config["ASYNC_MODE"], message_queue=app.config["MESSAGE_QUEUE"],
+        channel=message_channel(app.config),
         # None means "same origin only"; an empty list would switch python-engineio's Origin check off entirely.
         cors_allowed_origins=app.config["CORS_ALLOWED_ORIGINS"] or None,
         max_http_buffer_size=app.config["MAX_HTTP_BUFFER_SIZE"], ping_interval=app.config["PING_INTERVAL"],
@@ -68,6 +70,21 @@ def create_app(test_config: dict | None = None) -> Flask:
 def queue() -> Queue:
     """The engine bound to the current app."""
     return current_app.extensions["queue"]
+
+
+def message_channel(config) -> str:
+    """The installation's Redis channel: MESSAGE_QUEUE_CHANNEL, or a name derived from SECRET_KEY.
+
+    Every process of one installation must share SECRET_KEY anyway (sessions are signed with it), and no other
+    installation has it, so a digest of it separates installations without a new setting. It is one-way (a channel
+    name seen on Redis does not reveal the key). The database URL would be unique too, but processes of one
+    installation may spell it differently (host name or address, password in the URL or not) and would then not
+    hear each other, which is worse than the leak it prevents.
+    """
+    if config.get("MESSAGE_QUEUE_CHANNEL"):
+        return str(config["MESSAGE_QUEUE_CHANNEL"])
+    digest = hashlib.sha256(b"picket-queue message channel\0" + str(config["SECRET_KEY"]).encode()).hexdigest()
+    return f"picket-{digest[:24]}"
 
 
 def _secret_key(app: Flask) -> None:

@@ -18,6 +18,9 @@ class Defaults:
     # Socket.IO
     ASYNC_MODE = "eventlet"            # eventlet | gevent | threading; the entry point patches for the first two
     MESSAGE_QUEUE = None               # e.g. redis://127.0.0.1:6379/0 to run several server processes
+    # The Redis pub/sub channel of this installation. Pub/sub ignores the database number in MESSAGE_QUEUE, so two
+    # installations on one Redis must use different channels. None: derived from SECRET_KEY (see message_channel()).
+    MESSAGE_QUEUE_CHANNEL = None
     CORS_ALLOWED_ORIGINS: list | None = None  # None: same origin only; never "*"
     MAX_HTTP_BUFFER_SIZE = 16_384      # bytes; the product's messages are tiny
     PING_INTERVAL = 20
