@@ -10,6 +10,9 @@ if MODE == "eventlet":
     import eventlet
 
     eventlet.monkey_patch()
+    # psycopg waits for the server in C unless it sees gevent's patching, which would stop every greenlet of this
+    # process while one request waits on a row lock. Its select()-based wait goes through eventlet's green select.
+    os.environ.setdefault("PSYCOPG_WAIT_FUNC", "wait_select")
 elif MODE == "gevent":
     from gevent import monkey
 

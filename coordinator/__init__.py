@@ -9,7 +9,7 @@ from pathlib import Path
 
 from flask import Flask, current_app
 
-from .config import Defaults
+from .config import Defaults, pg_engine_options
 from .domain import Queue, Store, SystemClock
 from .domain.store import configure_engine
 from .extensions import babel, db, migrate, socketio
@@ -30,6 +30,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     os.makedirs(app.instance_path, exist_ok=True)
     _secret_key(app)
     _quiet_logs(app)
+    _engine_options(app)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
@@ -85,6 +86,16 @@ def message_channel(config) -> str:
         return str(config["MESSAGE_QUEUE_CHANNEL"])
     digest = hashlib.sha256(b"picket-queue message channel\0" + str(config["SECRET_KEY"]).encode()).hexdigest()
     return f"picket-{digest[:24]}"
+
+
+def _engine_options(app: Flask) -> None:
+    """On PostgreSQL, size the pool for the processes and set the timeouts, under what the configuration sets."""
+    if not str(app.config["SQLALCHEMY_DATABASE_URI"]).startswith("postgresql"):
+        return
+    configured = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    options = pg_engine_options(app.config)
+    options["connect_args"] = {**options["connect_args"], **configured.pop("connect_args", {})}
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {**options, **configured}
 
 
 def _secret_key(app: Flask) -> None:

@@ -26,8 +26,9 @@ SQLITE_PRAGMAS = (
 # answers `busy`). pysqlite's `timeout` connect argument sets it, so SQLALCHEMY_ENGINE_OPTIONS
 # {"connect_args": {"timeout": 5}} or `?timeout=5` in the URL overrides this default.
 SQLITE_BUSY_TIMEOUT_S = 30
-# PostgreSQL states that mean "too busy right now": lock_not_available (lock_timeout), too_many_connections.
-PG_BUSY_STATES = {"55P03", "53300"}
+# PostgreSQL states that mean "too busy right now": lock_not_available (lock_timeout), too_many_connections,
+# query_canceled (statement_timeout; the transaction is rolled back, so nothing was written).
+PG_BUSY_STATES = {"55P03", "53300", "57014"}
 SQLITE_BUSY = 5  # SQLITE_BUSY: the primary result code of "database is locked" (extended codes keep it in the low byte)
 
 
