@@ -63,7 +63,7 @@ class AddressFreeStream:
 BANNER_STREAM = sys.stdout  # the bind address in the start-up line is the operator's, not a client's
 sys.stdout, sys.stderr = AddressFreeStream(sys.stdout), AddressFreeStream(sys.stderr)
 
-from coordinator import create_app  # noqa: E402
+from coordinator import create_app, readiness  # noqa: E402
 from coordinator.cli import start_background  # noqa: E402
 from coordinator.extensions import socketio  # noqa: E402
 
@@ -140,6 +140,7 @@ def main() -> None:
         from flask_migrate import upgrade
         with app.app_context():
             upgrade()
+    readiness.start(app)  # with a message queue: serve clients only while it works
     start_background(app)
     kwargs = {}
     if MODE == "eventlet":

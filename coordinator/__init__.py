@@ -55,12 +55,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     # This server process's name in the `connections` table (random, new at every start: nothing about the host).
     app.extensions["process"] = secrets.token_hex(8)
 
-    from . import api, pages, security, share, sockets
+    from . import api, pages, readiness, security, share, sockets
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(share.bp)
     security.init_app(app)
     sockets.init_app(app)
+    readiness.init_app(app)
     from . import cli
     cli.init_app(app)
     from . import push  # Web Push: VAPID keys and the alert hook called by broadcast.publish

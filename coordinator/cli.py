@@ -7,6 +7,7 @@ import click
 from flask import Flask
 
 from .broadcast import publish, push_console
+from .readiness import ready
 from .domain.store import is_busy
 from .extensions import socketio
 from .gcpolicy import QuietCollector
@@ -27,7 +28,7 @@ def run_ticker(app: Flask) -> None:
         try:
             with app.app_context():
                 since_beat += interval
-                if since_beat >= beat_every:
+                if since_beat >= beat_every and ready(app):  # a process refusing clients does not say it is alive
                     since_beat = 0
                     for event_id in q.heartbeat(app.extensions["process"], stale_ms):
                         push_console(app, event_id)  # a dead process's phones are offline now
@@ -54,7 +55,8 @@ def run_ticker(app: Flask) -> None:
 def start_background(app: Flask) -> None:
     """Start the ticker in this process (called by the entry point, not by tests)."""
     # Say this process is alive before it takes connections, so no other process's ticker takes them for a dead one's.
-    app.extensions["queue"].heartbeat(app.extensions["process"], int(app.config["PROCESS_STALE_SECONDS"] * 1000))
+    if ready(app):
+        app.extensions["queue"].heartbeat(app.extensions["process"], int(app.config["PROCESS_STALE_SECONDS"] * 1000))
     if app.config["QUIET_GC"]:
         collector = app.extensions["quiet_gc"] = QuietCollector()
         collector.install()

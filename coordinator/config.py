@@ -61,6 +61,7 @@ class Defaults:
     # its sockets are forgotten (the console shows those phones offline). Longer than a ping interval plus timeout:
     # a process stalled that long has lost its clients anyway, so a live one is never taken for dead.
     HEARTBEAT_SECONDS = 10
+    QUEUE_PROBE_SECONDS = 1            # with MESSAGE_QUEUE: how often a process checks its queue (readiness.py)
     PROCESS_STALE_SECONDS = 90
     MAX_EVENT_HOURS = 48               # an event nobody ends is ended this long after creation (then purged)
     CLOCK_OFFSET_MS = 0               # TEST-ONLY: shifts the server clock so a restarted server can "jump" ahead
