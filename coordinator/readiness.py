@@ -67,7 +67,7 @@ class QueueWatch:
         problem = self.problem()
         if problem is None and not self.ready:
             log.warning("message queue works: serving clients")
-        elif problem is not None and (self.ready or problem != self.reason):
+        elif problem is not None and (self.ready or self.reason == "not checked yet"):
             log.error("message queue not usable, refusing clients with `busy`: %s", problem)
         self.ready, self.reason = problem is None, problem
         return self.ready

@@ -1,4 +1,5 @@
 """net.js's reorder buffer, fed crafted message orders on a virtual clock (the real file, run by node)."""
+import _paths  # noqa: F401 - first: puts tests/server on the path
 from versionchain import old_rule_gaps, replay
 
 

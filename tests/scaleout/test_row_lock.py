@@ -1,6 +1,7 @@
 """A request that waits on a PostgreSQL row lock must not freeze its process (the driver's waits are green), and it
 answers `busy` after PG_LOCK_TIMEOUT_MS instead of waiting for ever."""
 from __future__ import annotations
+import _paths  # noqa: F401 - first: puts tests/server on the path
 
 import threading
 import time

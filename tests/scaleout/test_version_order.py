@@ -4,6 +4,7 @@ Joins made on different processes are published by different processes, so a pho
 before version 5 (from A). The pages used to ask for a snapshot at every such gap (thousands per minute in an outside
 run: the "snapshot storm"). The recorded arrival order of every client is replayed through the real net.js."""
 from __future__ import annotations
+import _paths  # noqa: F401 - first: puts tests/server on the path
 
 import asyncio
 import secrets

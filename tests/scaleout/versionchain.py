@@ -1,5 +1,6 @@
 """Recording clients and the net.js replay, shared by the scale-out suites."""
 from __future__ import annotations
+import _paths  # noqa: F401 - first: puts tests/server on the path
 
 import json
 import shutil
