@@ -24,6 +24,7 @@ def run_ticker(app: Flask) -> None:
     beat_every, stale_ms = app.config["HEARTBEAT_SECONDS"], int(app.config["PROCESS_STALE_SECONDS"] * 1000)
     since_purge = purge_every  # purge once at start-up
     since_beat = 0.0
+    busy = False  # the database was busy or away last round: say so once, not every round
     while True:
         try:
             with app.app_context():
@@ -44,9 +45,14 @@ def run_ticker(app: Flask) -> None:
             collector = app.extensions.get("quiet_gc")
             if collector is not None:
                 collector.step()
+            if busy:
+                log.warning("ticker running again")
+            busy = False
         except Exception as e:
             if is_busy(e):  # the write lock or the pool stayed taken: nothing was applied, the next round retries
-                log.warning("ticker round skipped, database busy: %s", e.__class__.__name__)
+                if not busy:
+                    log.warning("ticker round skipped, database busy: %s", e.__class__.__name__)
+                busy = True
             else:
                 log.exception("ticker round failed; retrying")
         socketio.sleep(interval)

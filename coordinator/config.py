@@ -22,7 +22,9 @@ def pg_engine_options(config) -> dict:
     pool_size = min(10, per_process)
     options = f"-c lock_timeout={int(config['PG_LOCK_TIMEOUT_MS'])} " \
               f"-c statement_timeout={int(config['PG_STATEMENT_TIMEOUT_MS'])}"
-    return {"pool_size": pool_size, "max_overflow": per_process - pool_size, "connect_args": {"options": options}}
+    # pool_pre_ping: after PostgreSQL restarts, stale pooled connections are replaced instead of failing a request.
+    return {"pool_size": pool_size, "max_overflow": per_process - pool_size, "pool_pre_ping": True,
+            "connect_args": {"options": options}}
 
 
 class Defaults:

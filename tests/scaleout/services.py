@@ -6,6 +6,7 @@ import glob
 import os
 import shutil
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -58,14 +59,14 @@ def _pg_bin(name: str) -> str:
 class PrivatePostgres:
     """A PostgreSQL cluster of our own (initdb in a temporary folder, trust on 127.0.0.1, a free port)."""
 
-    def __init__(self, folder: Path):
-        """Create the cluster (not started)."""
-        self.folder, self.port = folder, free_port()
-        self.data = folder / "data"
+    def __init__(self):
+        """Create the cluster (not started) in a folder of its own that the postgres user can reach."""
+        self.folder, self.port = Path(tempfile.mkdtemp(prefix="picket-pg-")), free_port()
+        self.data = self.folder / "data"
         env = {**os.environ, "LC_ALL": "C.UTF-8"}
         args = [_pg_bin("initdb"), "-D", str(self.data), "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8"]
         if os.geteuid() == 0:  # initdb refuses to run as root: run it as the postgres user
-            shutil.chown(folder, "postgres")
+            shutil.chown(self.folder, "postgres")
             args = ["runuser", "-u", "postgres", "--", *args]
         subprocess.run(args, check=True, capture_output=True, env=env)
         self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
@@ -87,6 +88,11 @@ class PrivatePostgres:
         """Stop (fast: open connections are cut)."""
         if (self.data / "postmaster.pid").exists():
             self._ctl("-m", "fast", "stop")
+
+    def remove(self) -> None:
+        """Stop and delete the cluster."""
+        self.stop()
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 class StartingServer(ServerProcess):
