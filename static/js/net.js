@@ -87,6 +87,9 @@
     var self = this;
     var socket = global.io({
       auth: function (cb) { cb(self.opts.auth()); },
+      // The public event slug (already in the page's address) lets a proxy send all of an event's sockets to one
+      // server process (nginx `hash $arg_event`, docs/operations.md). Never a token: those stay in `auth`.
+      query: {event: (self.opts.auth() || {}).event || ""},
       reconnectionDelay: 500, reconnectionDelayMax: 5000, timeout: 10000
     });
     this.socket = socket;
