@@ -48,15 +48,28 @@ class Phone:
         while True:
             try:
                 if self.sio.connected:
-                    ack = await self.sio.call("action", {"action": action, "op": op, "args": args or {}}, timeout=8)
-                    if ack["ok"] or ack["error"]["code"] not in ("busy", "rate_limited"):
+                    ack = await self._call({"action": action, "op": op, "args": args or {}})
+                    if ack is not None and (ack["ok"] or ack["error"]["code"] not in ("busy", "rate_limited")):
                         return ack
+                    if ack is None:
+                        continue  # reconnected: send again at once, as net.js does on connect
             except (socketio.exceptions.TimeoutError, socketio.exceptions.BadNamespaceError,
                     socketio.exceptions.DisconnectedError):
                 pass
             if loop.time() > deadline:
                 raise AssertionError(f"{action} was never answered")
             await asyncio.sleep(0.5)
+
+    async def _call(self, data: dict) -> dict | None:
+        """One attempt (8 s, net.js's ACK_TIMEOUT_MS); None when the socket reconnected meanwhile."""
+        before = self.connects
+        call = asyncio.ensure_future(self.sio.call("action", data, timeout=8))
+        while not call.done():
+            if self.connects != before:
+                call.cancel()
+                return None
+            await asyncio.sleep(0.05)
+        return call.result()
 
     async def close(self) -> None:
         """Disconnect for good."""

@@ -94,20 +94,26 @@ async def _chaos(c: Cluster, pg_url: str) -> dict:
         await asyncio.to_thread(c.servers[0].kill9)
         killed = time.monotonic()
         acked += await first
+        marks = {"first late joins": time.monotonic() - killed}
         acked += await late_joins(1)
+        marks["second late joins"] = time.monotonic() - killed
         for coord in coords:  # the coordinators carry on, wherever their sockets are now
             ack = await coord.act("broadcast", {"text": "Still here"})
             assert ack["ok"], ack
+        marks["coordinators acted"] = time.monotonic() - killed
+        groups = [group + [board, coord] for group, board, coord in zip(phones, boards, coords)]
+        now = [await asyncio.to_thread(snapshot, c.url, ev) for ev in events]
+        await wait_for(lambda: all(p.v >= s["v"] for s, g in zip(now, groups) for p in g), timeout=120,
+                       what="every client to reach the version after the kill")
+        caught_up = time.monotonic() - killed
 
         def no_shows_done() -> bool:
             """Whether every called person's no-show was recorded."""
             return all(any(r["action"] == "no_show" for r in snapshot(c.url, ev)["log"]) for ev in events)
         await wait_for(no_shows_done, timeout=120, what="every due no-show")
         snaps = [await asyncio.to_thread(snapshot, c.url, ev) for ev in events]
-        groups = [group + [board, coord] for group, board, coord in zip(phones, boards, coords)]
         await wait_for(lambda: all(p.v >= s["v"] for s, g in zip(snaps, groups) for p in g), timeout=120,
-                       what="every client to reach its event's current version")
-        caught_up = time.monotonic() - killed
+                       what="every client to reach its event's version after the no-shows")
         line = {e["id"] for s in snaps for e in s["line"]}
         assert set(acked) <= line, set(acked) - line
         for ev, s in zip(events, snaps):
@@ -115,6 +121,7 @@ async def _chaos(c: Cluster, pg_url: str) -> dict:
             assert log[("call", called[ev["slug"]])] == 1 and log[("no_show", called[ev["slug"]])] == 1, s["log"]
         return {"events": len(events), "phones": len(everyone) - 2 * len(events), "sockets per process": spread,
                 "reconnected": sum(p.connects > 1 for p in everyone),
-                "seconds from kill to every client current": round(caught_up, 1)}
+                "seconds from kill to every client current": round(caught_up, 1),
+                **{k: round(v, 1) for k, v in marks.items()}}
     finally:
         await asyncio.gather(*(p.close() for p in everyone))
