@@ -25,14 +25,22 @@ class Cluster:
                               capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stderr[-3000:]
         self.servers: list[ServerProcess] = []
-        for i in range(processes):
-            self.servers.append(ServerProcess(folder / f"p{i}", db_url=db_url, message_queue=redis_url,
-                                              extra_env=self.env).start())
-        self.nginx = Nginx(folder / "nginx", [f"127.0.0.1:{s.port}" for s in self.servers]).start()
+        self.nginx: Nginx | None = None
+        try:
+            for i in range(processes):
+                srv = ServerProcess(folder / f"p{i}", db_url=db_url, message_queue=redis_url, extra_env=self.env)
+                self.servers.append(srv)
+                srv.start()
+            self.nginx = Nginx(folder / "nginx", [f"127.0.0.1:{s.port}" for s in self.servers])
+            self.nginx.start()
+        except BaseException:
+            self.stop()  # nothing is left running when the set-up fails half-way
+            raise
         self.url = self.nginx.url
 
     def stop(self) -> None:
         """Stop nginx and every process."""
-        self.nginx.stop()
+        if self.nginx is not None:
+            self.nginx.stop()
         for s in self.servers:
             s.stop()
