@@ -36,9 +36,9 @@ def start_server(tmp_path):
 
     def make(**kwargs) -> StartingServer:
         extra = {"PICKET_SECRET_KEY": "s" * 64, **kwargs.pop("extra_env", {})}
-        srv = StartingServer(tmp_path / f"instance{len(started)}", extra_env=extra, **kwargs).start()
-        started.append(srv)
-        return srv
+        srv = StartingServer(tmp_path / f"instance{len(started)}", extra_env=extra, **kwargs)
+        started.append(srv)  # before start(): stopped after the test even if it never answered
+        return srv.start()
     yield make
     for srv in started:
         srv.stop()
