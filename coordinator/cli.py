@@ -7,10 +7,10 @@ import click
 from flask import Flask
 
 from .broadcast import publish, push_console
-from .readiness import ready
 from .domain.store import is_busy
 from .extensions import socketio
 from .gcpolicy import QuietCollector
+from .readiness import ready
 
 log = logging.getLogger(__name__)
 

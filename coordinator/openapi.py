@@ -106,8 +106,10 @@ def document() -> dict:
                 "parameters": [{"$ref": "#/components/parameters/slug"}],
                 "security": [{"participant": []}, {"coordinator": []}, {}],
                 "responses": {"200": {"description": "snapshot"}, "4XX": {"$ref": "#/components/responses/error"}}}},
-            "/healthz": {"get": {"operationId": "health", "summary": "Liveness and database check.",
-                                 "responses": {"200": {"description": "ok"}}}},
+            "/healthz": {"get": {"operationId": "health",
+                                 "summary": "Readiness: the database answers and the message queue (if any) works.",
+                                 "responses": {"200": {"description": "ok"},
+                                               "503": {"$ref": "#/components/responses/error"}}}},
             **_share_paths(),
             "/api/push/key": {"get": {
                 "operationId": "push_key", "summary": "The server's VAPID public key for Web Push subscriptions.",
