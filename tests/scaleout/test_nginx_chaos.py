@@ -7,6 +7,7 @@ import _paths  # noqa: F401 - first: puts tests/server on the path
 
 import asyncio
 import os
+import re
 import time
 from collections import Counter
 
@@ -51,13 +52,23 @@ def test_kill_9_one_of_three_processes_behind_nginx(cluster, pg_url):
     coordinators act. Every client reconnects through nginx and reaches the current version, every acknowledged
     join is in its line, each due no-show happens exactly once, and every coordinator carries on."""
     report = realclients.run(_chaos(cluster, pg_url))
+    output = "\n".join(srv.output() for srv in cluster.servers[1:])
+    # Hundreds of sockets closing at once make eventlet write "socket shutdown error" lines (with the client's
+    # address before wsgi.py scrubbed them): none may name an address. The banner names the bind address only.
+    report["eventlet shutdown lines"] = output.count("socket shutdown error")
     print(f"\nchaos: {report}")
-    for srv in cluster.servers[1:]:
-        assert "Traceback" not in srv.output(), srv.output()[-3000:]
+    assert "Traceback" not in output, output[-3000:]
+    lines = [ln for ln in output.splitlines() if not ln.startswith("Picket Queue on http://127.0.0.1:")]
+    assert not re.findall(r"\b(?:\d{1,3}\.){3}\d{1,3}\b", "\n".join(lines)), output[-3000:]
 
 
 async def _chaos(c: Cluster, pg_url: str) -> dict:
-    """The scenario; returns figures for the report."""
+    """The scenario; returns figures for the report (progress printed, for the 600-phone run)."""
+    t0 = time.monotonic()
+
+    def progress(what: str) -> None:
+        """Say how far the scenario got (seen with pytest -s)."""
+        print(f"  chaos {time.monotonic() - t0:6.1f} s: {what}", flush=True)
     events, coords = [], []
     while len(events) < MIN_EVENTS or len(_per_process(pg_url)) < 3:  # until the events' sockets use all 3 processes
         assert len(events) < 40, f"events never spread over 3 processes: {_per_process(pg_url)}"
@@ -71,13 +82,16 @@ async def _chaos(c: Cluster, pg_url: str) -> dict:
     boards = [Phone(c.url, {"event": ev["slug"]}) for ev in events]
     everyone = [p for group in phones for p in group] + boards + coords
     try:
+        progress(f"{len(events)} events, sockets per process {spread}")
         fresh = everyone[:-len(coords)]  # the coordinators are connected already
         for i in range(0, len(fresh), 50):
             await asyncio.gather(*(p.connect() for p in fresh[i:i + 50]))
+        progress(f"{len(fresh)} phones and boards connected")
         joined = await asyncio.gather(*(p.act("join", {"pseudonym": f"P{j}"}) for group in phones
                                         for j, p in enumerate(group[RESERVE:])))
         assert all(a["ok"] for a in joined), [a for a in joined if not a["ok"]][:3]
         acked = [a["result"]["entry"] for a in joined]
+        progress(f"{len(acked)} joined")
         called = {}
         for ev, coord in zip(events, coords):
             assert (await coord.act("start"))["ok"]
@@ -93,6 +107,7 @@ async def _chaos(c: Cluster, pg_url: str) -> dict:
         first = asyncio.ensure_future(late_joins(0))
         await asyncio.to_thread(c.servers[0].kill9)
         killed = time.monotonic()
+        progress("process 0 killed")
         acked += await first
         marks = {"first late joins": time.monotonic() - killed}
         acked += await late_joins(1)
@@ -106,6 +121,7 @@ async def _chaos(c: Cluster, pg_url: str) -> dict:
         await wait_for(lambda: all(p.v >= s["v"] for s, g in zip(now, groups) for p in g), timeout=120,
                        what="every client to reach the version after the kill")
         caught_up = time.monotonic() - killed
+        progress("every client current")
 
         def no_shows_done() -> bool:
             """Whether every called person's no-show was recorded."""
