@@ -90,9 +90,11 @@ class PrivatePostgres:
             self._ctl("-m", "fast", "stop")
 
     def remove(self) -> None:
-        """Stop and delete the cluster."""
-        self.stop()
-        shutil.rmtree(self.folder, ignore_errors=True)
+        """Stop and delete the cluster (the folder goes even if stopping failed)."""
+        try:
+            self.stop()
+        finally:
+            shutil.rmtree(self.folder, ignore_errors=True)
 
 
 class StartingServer(ServerProcess):
