@@ -159,7 +159,8 @@ class Outbox:
             slot, now = self._slot(out.event_id), time.monotonic()
             self._refill(slot, now, window)
             slot["touched"] |= set(out.touched)
-            if out.v <= slot["sent_v"]:  # an older change published late (two greenlets): its `me`s still go out
+            if out.v <= slot["sent_v"]:  # an older change published late (two greenlets): send it as it is, since
+                sends.append((msg, set()))  # phones hold the newer one until it comes (net.js _hold); `me`s go later
                 msg = None
             elif slot["pending"] is not None and out.prev_v == slot["pending"]["v"]:
                 msg = self._merge(slot["pending"], msg)

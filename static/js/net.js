@@ -4,8 +4,8 @@
  * - connects with an `auth` payload (a function, so a changed token is used on the next reconnect);
  * - asks for an authoritative snapshot after every (re)connect and whenever the page becomes visible again
  *   (visibilitychange, pageshow): Socket.IO delivers at most once and keeps nothing for a disconnected client;
- * - keeps the event version `v`, applies `state` messages only when they follow the version it holds, and asks for a
- *   snapshot on a gap;
+ * - keeps the event version `v`, applies `state` messages only when they follow the version it holds, holds one
+ *   that comes early (another server process sent the one before it) for a moment, and asks for a snapshot on a gap;
  * - keeps the server clock offset from `server_now`, so countdowns are right on a phone with a wrong clock;
  * - sends actions with an operation id and re-sends the same id until the server acknowledges (never a double join);
  * - reports the connection status: "live", "reconnecting", "offline" (with the time the connection was lost).
@@ -89,6 +89,9 @@
     var self = this;
     var socket = global.io({
       auth: function (cb) { cb(self.opts.auth()); },
+      // The public event slug (already in the page's address) lets a proxy send all of an event's sockets to one
+      // server process (nginx `hash $arg_event`, docs/operations.md). Never a token: those stay in `auth`.
+      query: {event: (self.opts.auth() || {}).event || ""},
       // Thousands of phones back off up to 5 s so a restarted server is not hit all at once; a page with few
       // copies (the console) asks for less, so a coordinator sees "connected" within a few seconds.
       reconnectionDelay: 500, reconnectionDelayMax: this.opts.reconnectionDelayMax || 5000, timeout: 10000
@@ -186,17 +189,51 @@
     this.v = snap.v;
     this.meV = snap.v;
     if (this.opts.onSnapshot) this.opts.onSnapshot(snap);
+    this._release();
   };
 
   Client.prototype._state = function (msg) {
-    /** Apply a change if it follows the version held; otherwise ask for a snapshot. */
+    /** Apply a change if it follows the version held; one from further ahead waits (_hold); else a snapshot. */
     if (!msg || msg.v <= this.v) return;
     this._clock(msg.server_now);
+    if (msg.prev_v > this.v) return this._hold(msg);
     if (msg.prev_v !== this.v || (this.opts.onState && this.opts.onState(msg) === false)) {
       this.refresh();
       return;
     }
     this.v = msg.v;
+    this._release();
+  };
+
+  var REORDER_MS = 2000;  // how long a `state` from further ahead waits for the ones before it
+
+  Client.prototype._hold = function (msg) {
+    /** With several server processes, changes made on different processes can arrive out of version order: keep a
+     * `state` whose prev_v is ahead for up to REORDER_MS, and ask for a snapshot only if the gap is still open then. */
+    var self = this;
+    this._held = this._held || {};
+    this._held[msg.prev_v] = msg;
+    if (!this._heldTimer) {
+      this._heldTimer = setTimeout(function () {
+        self._heldTimer = null;
+        self._held = {};
+        self.refresh();
+      }, REORDER_MS);
+    }
+  };
+
+  Client.prototype._release = function () {
+    /** After the version moved (a change or a snapshot): drop held messages it covers, apply the one that follows. */
+    var held = this._held || {}, waiting = false, next = held[this.v];
+    for (var k in held) {
+      if (held[k].v <= this.v || held[k] === next) delete held[k];
+      else waiting = true;
+    }
+    if (!waiting && !next && this._heldTimer) {
+      clearTimeout(this._heldTimer);
+      this._heldTimer = null;
+    }
+    if (next) this._state(next);
   };
 
   Client.prototype._me = function (msg) {
