@@ -36,6 +36,18 @@
     return pos;
   }
 
+  /** The public block after a `state` patch ({"dotted.path": value}, see coordinator/domain/views.py public_patch),
+   * as a new object: `pub` itself is left as it was. */
+  function applyPatch(pub, patch) {
+    var out = JSON.parse(JSON.stringify(pub));
+    Object.keys(patch).forEach(function (path) {
+      var keys = path.split("."), node = out;
+      for (var i = 0; i < keys.length - 1; i++) node = node[keys[i]];
+      node[keys[keys.length - 1]] = patch[path];
+    });
+    return out;
+  }
+
   /**
    * Create a client. opts: {auth: function () -> object, onSnapshot(snap), onState(msg), onMe(msg),
    * onAnnouncement(a), onStatus(status, since), onBye(err), onRefused(err), onServerTime(offset)}.
@@ -44,6 +56,7 @@
   function Client(opts) {
     this.opts = opts;
     this.v = 0;            // the event version this page shows
+    this.pub = null;       // the public block at version v (a `state` may carry only a patch to it)
     this.meV = 0;          // the version of the last `me` block applied
     this.offset = 0;       // server time minus local time, in ms
     this.pending = [];     // actions not yet acknowledged, in order
@@ -179,6 +192,7 @@
     this._clock(snap.server_now);
     this.v = snap.v;
     this.meV = snap.v;
+    this.pub = snap.public || null;
     if (this.opts.onSnapshot) this.opts.onSnapshot(snap);
   };
 
@@ -186,11 +200,22 @@
     /** Apply a change if it follows the version held; otherwise ask for a snapshot. */
     if (!msg || msg.v <= this.v) return;
     this._clock(msg.server_now);
-    if (msg.prev_v !== this.v || (this.opts.onState && this.opts.onState(msg) === false)) {
+    if (msg.prev_v !== this.v || !this._fullState(msg) ||
+        (this.opts.onState && this.opts.onState(msg) === false)) {
       this.refresh();
       return;
     }
     this.v = msg.v;
+    this.pub = msg.public;
+  };
+
+  Client.prototype._fullState = function (msg) {
+    /** Give a `state` that follows the version held its whole public block (from the patch and the block held);
+     * false when it cannot (no block held). Pages always see msg.public. */
+    if (msg.public) return true;
+    if (!msg.patch || !this.pub) return false;
+    msg.public = applyPatch(this.pub, msg.patch);
+    return true;
   };
 
   Client.prototype._me = function (msg) {
@@ -257,5 +282,5 @@
     if (this.socket) this.socket.disconnect();
   };
 
-  global.PQNet = {Client: Client, randomId: randomId, movePosition: movePosition};
+  global.PQNet = {Client: Client, randomId: randomId, movePosition: movePosition, applyPatch: applyPatch};
 })(window);

@@ -209,8 +209,15 @@
     screen("s-join");
     var input = $("pseudonym");
     if (!input.value) input.value = store.get("name") || suggestion();
-    var e = snap.public.eta_new;
+    var e = joinEta(ev);
     $("join-eta").textContent = deleted ? T.deleted : (e && snap.public.counts.line ? etaText(e, ev) : "");
+  }
+
+  /** The estimate for someone joining now, from `est` as the server computes `eta_new` (which `state` patches to
+   * participants leave out). */
+  function joinEta(ev) {
+    var pub = snap.public;
+    return pub.est && pub.counts ? PQEta.eta(pub.counts.line + 1, pub.est, serverNow(), ev) : pub.eta_new;
   }
 
   function etaText(e, ev) {
