@@ -26,6 +26,11 @@
     return global.btoa(s).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
   }
 
+  /** Monotonic milliseconds (never jumps with the phone's clock). */
+  function mono() {
+    return global.performance && global.performance.now ? global.performance.now() : Date.now();
+  }
+
   /** New position of an entry that held `pos` before a `state` message; null when it left the line or is unknown. */
   function movePosition(pos, gone, moves) {
     if (!pos) return null;
@@ -50,7 +55,8 @@
 
   /**
    * Create a client. opts: {auth: function () -> object, onSnapshot(snap), onState(msg), onMe(msg),
-   * onAnnouncement(a), onStatus(status, since), onBye(err), onRefused(err), onServerTime(offset)}.
+   * onAnnouncement(a), onStatus(status, since), onBye(err), onRefused(err), onServerTime(offset),
+   * onPending(count)}.
    * onState returns false when it cannot apply the message (the client then asks for a snapshot).
    */
   function Client(opts) {
@@ -65,19 +71,79 @@
     this.socket = null;
     this.closed = false;
     this._kicked = 0;      // local time of the last forced reconnect
+    this.heardAt = null;   // local time the last packet of any kind (a ping too) came from the server
+    this._lo = null;       // clock: the largest server_now - (monotonic receive time) seen: <= the true offset
+    this._hi = null;       // clock: the smallest server_now - (monotonic time asked) seen: >= the true offset
+    this._hiAt = 0;        // monotonic time of that sample (old samples are replaced)
+    this._skew = null;     // Date.now() - monotonic time when the samples were taken (a jump drops them)
   }
 
   Client.prototype.now = function () {
-    /** The server's current time, estimated. */
-    return Date.now() + this.offset;
+    /** The server's current time, estimated; never earlier than the truth by more than clock drift, so that a
+     * countdown to a server deadline never shows more time than remains (see _clock). */
+    this._checkSkew();
+    var off = this._hi !== null ? this._hi : this._lo;
+    return off !== null ? mono() + off : Date.now() + this.offset;
   };
 
-  Client.prototype._clock = function (serverNow) {
-    /** Update the offset from a payload's `server_now` (the latest wins: phones' clocks jump). */
-    if (typeof serverNow === "number") {
-      this.offset = serverNow - Date.now();
-      if (this.opts.onServerTime) this.opts.onServerTime(this.offset);
+  Client.prototype._clock = function (serverNow, askedAt) {
+    /** Learn the server clock from a payload's `server_now`. A message that arrives late (a slow or stalled
+     * network) says the server's time was `server_now` at some moment before it arrived: a lower bound of the offset,
+     * which a late message makes too low (it would make countdowns too long), so the largest one is kept. An answer
+     * to a request sent at `askedAt` (monotonic ms) was stamped after that moment: an upper bound of the offset, and
+     * the smallest is kept. The clock uses the upper bound when it has one, so deadlines count from the server's
+     * time, never from the arrival of a late message. */
+    if (typeof serverNow !== "number") return;
+    this._checkSkew();
+    var t = mono(), lo = serverNow - t;
+    if (this._lo === null || lo > this._lo) this._lo = lo;
+    if (typeof askedAt === "number") {
+      var hi = serverNow - askedAt;
+      if (this._hi === null || hi < this._hi || t - this._hiAt > 600000) { this._hi = hi; this._hiAt = t; }
     }
+    if (this._hi !== null && this._lo > this._hi) { this._hi = this._lo; this._hiAt = t; }  // the server's clock moved
+    this.offset = this.now() - Date.now();
+    if (this.opts.onServerTime) this.opts.onServerTime(this.offset);
+  };
+
+  Client.prototype._checkSkew = function () {
+    /** The phone's clock was changed, or it slept (the monotonic clock may stop meanwhile): forget the samples. */
+    var skew = Date.now() - mono();
+    if (this._skew !== null && Math.abs(skew - this._skew) > 1000) this._lo = this._hi = null;
+    this._skew = skew;
+  };
+
+  Client.prototype._heard = function () {
+    /** Any packet from the server (a message, a ping): the link works, and the view held is current. */
+    this.heardAt = Date.now();
+  };
+
+  Client.prototype.silentFor = function () {
+    /** Milliseconds since the server was last heard from (null: never, on this page). */
+    return this.heardAt === null ? null : Date.now() - this.heardAt;
+  };
+
+  Client.prototype.silentLimit = function () {
+    /** How long a working link may stay quiet: the server pings every pingInterval (from the handshake). */
+    var engine = this.socket && this.socket.io && this.socket.io.engine;
+    var every = (engine && engine.pingInterval) || 25000;
+    return every + Math.min(5000, every);
+  };
+
+  Client.prototype.isSilent = function () {
+    /** Whether the server has been quiet for longer than a working link allows (or the socket is down). */
+    var quiet = this.silentFor();
+    return this.status !== "live" || quiet === null || quiet > this.silentLimit();
+  };
+
+  Client.prototype.pendingActions = function () {
+    /** How many actions wait for the server's answer (tapped offline: they go out when the link is back). */
+    return this.pending.length;
+  };
+
+  Client.prototype._pendingChanged = function () {
+    /** Tell the page how many actions wait. */
+    if (this.opts.onPending) this.opts.onPending(this.pending.length);
   };
 
   Client.prototype._setStatus = function (status) {
@@ -105,9 +171,11 @@
     this.socket = socket;
     global.PQNet.current = this;  // for debugging in the console and for tests
     socket.on("connect", function () {
+      self._heard();
       self._setStatus("live");
       self._flush();
     });
+    this._listenLink(socket);
     socket.on("disconnect", function (reason) {
       if (self.closed) return;
       self._setStatus(global.navigator.onLine === false ? "offline" : "reconnecting");
@@ -130,7 +198,7 @@
       }
       self._setStatus(global.navigator.onLine === false ? "offline" : "reconnecting");
     });
-    socket.on("snapshot", function (snap) { self._snapshot(snap); });
+    socket.on("snapshot", function (snap) { self._snapshot(snap, self._openedAt); });
     socket.on("state", function (msg) { self._state(msg); });
     socket.on("me", function (msg) { self._me(msg); });
     socket.on("announcement", function (a) { if (self.opts.onAnnouncement) self.opts.onAnnouncement(a); });
@@ -159,6 +227,17 @@
     return this;
   };
 
+  Client.prototype._listenLink = function (socket) {
+    /** Note every packet from the server (pings too), and when each connection opened: the snapshot the server
+     * pushes on connect was stamped after that moment. */
+    var self = this;
+    socket.io.on("open", function () {
+      self._openedAt = mono();
+      self._heard();
+      socket.io.engine.on("packet", function () { self._heard(); });
+    });
+  };
+
   Client.prototype._kick = function () {
     /** Start connecting afresh (a new handshake; the page asks for a snapshot once connected). Never once stopped:
      * an answer cut short by stop() (its ack fails at once) must not open a new connection, which would also make a
@@ -177,19 +256,20 @@
       this._kick();
       return;
     }
+    var askedAt = mono();
     this.socket.timeout(ACK_TIMEOUT_MS).emit("snapshot", function (err, res) {
       if (err) {  // iOS can keep a dead WebSocket after sleep: start over
         self._kick();
         return;
       }
-      if (res && res.ok) self._snapshot(res.data);
+      if (res && res.ok) self._snapshot(res.data, askedAt);
     });
   };
 
-  Client.prototype._snapshot = function (snap) {
+  Client.prototype._snapshot = function (snap, askedAt) {
     /** A full view: always accepted (it is the truth now), even if older than a message seen before. */
     if (!snap) return;
-    this._clock(snap.server_now);
+    this._clock(snap.server_now, askedAt);
     this.v = snap.v;
     this.meV = snap.v;
     this.pub = snap.public || null;
@@ -232,6 +312,7 @@
     return new Promise(function (resolve) {
       var item = {action: action, op: op || randomId(18), args: args || {}, resolve: resolve, sending: false};
       self.pending.push(item);
+      self._pendingChanged();
       self._send(item);
     });
   };
@@ -263,6 +344,7 @@
           return;
         }
         self.pending.splice(self.pending.indexOf(item), 1);
+        self._pendingChanged();
         item.resolve(res || {ok: false, error: {code: "internal"}});
       });
   };
