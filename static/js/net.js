@@ -125,8 +125,7 @@
 
   Client.prototype.silentLimit = function () {
     /** How long a working link may stay quiet: the server pings every pingInterval (from the handshake). */
-    var engine = this.socket && this.socket.io && this.socket.io.engine;
-    var every = (engine && engine.pingInterval) || 25000;
+    var every = this._pingEvery || 25000;
     return every + Math.min(5000, every);
   };
 
@@ -236,6 +235,22 @@
       self._heard();
       socket.io.engine.on("packet", function () { self._heard(); });
     });
+    this._watchEngine();
+    socket.io.on("reconnect_attempt", function () { self._watchEngine(); });
+  };
+
+  Client.prototype._watchEngine = function () {
+    /** Learn the server's ping interval from the handshake of the connection being opened (each connection has a
+     * new Engine.IO socket, created right after this is called: look at it once the current task is done). */
+    var self = this;
+    setTimeout(function () {
+      var engine = self.socket && self.socket.io && self.socket.io.engine;
+      if (!engine || engine.pqWatched) return;
+      engine.pqWatched = true;
+      engine.on("handshake", function (data) {
+        if (data && data.pingInterval > 0) self._pingEvery = data.pingInterval;
+      });
+    }, 0);
   };
 
   Client.prototype._kick = function () {
@@ -246,6 +261,7 @@
     this._kicked = Date.now();
     this.socket.disconnect();
     this.socket.connect();
+    this._watchEngine();
   };
 
   Client.prototype.refresh = function () {
