@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from street.proxy import PROFILES, StreetProxy
+from network.proxy import PROFILES, StreetProxy
 
 # Heartbeats every 2 s, declared dead after 3 s more: a cut is noticed in seconds, so the tests can use short cuts
 # (the benchmark, bench/street.py, uses the production defaults and full lengths).

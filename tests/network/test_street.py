@@ -1,5 +1,5 @@
 """A participant's phone on street networks: a real Chromium page at 360x740 reaches the real server through the
-street proxy (tests/street/proxy.py) under each profile of issue 10, and must get "get ready" and "your turn", lose
+street proxy (tests/network/proxy.py) under each profile of issue 10, and must get "get ready" and "your turn", lose
 and duplicate no action, show the truth after the link returns, and say honestly how long it has not heard from the
 server. Behaviour only: waits are on conditions, nothing here asserts a duration (figures: bench/street.py).
 
@@ -16,7 +16,7 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
-from street.proxy import PROFILES
+from network.proxy import PROFILES
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 WAIT = 30_000  # ms: a congested cell at 128 kbit/s with stalls, on a small shared machine

@@ -190,8 +190,8 @@ class StreetProxy:
             await asyncio.gather(self._pump(conn, reader, up_writer, "up"),
                                  self._pump(conn, up_reader, writer, "down"), return_exceptions=True)
             stalls.cancel()
-        except (ConnectionError, OSError):
-            pass
+        except (ConnectionError, OSError, asyncio.CancelledError):
+            pass  # a closed connection, or the proxy stopping
         finally:
             conn.close()
             self.conns.discard(conn)
