@@ -205,7 +205,7 @@ ROWS = [
     ("all_p50_s", "call -> every phone p50 (s)", "{:.2f}"),
     ("all_p95_s", "call -> every phone p95 (s)", "{:.2f}"),
     ("missing_updates", "updates never received", "{:.0f}"),
-    ("cut_turn_after_return_s", "cut: turn screen after return (s)", "{:.2f}"),
+    ("cut_turn_after_return_s", "cut: turn screen after return (s)", "{:.3f}"),
     ("cut_all_after_return_s", "cut: every phone after return (s)", "{:.2f}"),
     ("cut_reconnections", "cut: connections opened again", "{:.0f}"),
     ("actions_lost", "actions lost", "{:.0f}"),
