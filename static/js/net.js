@@ -165,7 +165,9 @@
     var self = this;
     var socket = global.io({
       auth: function (cb) { cb(self.opts.auth()); },
-      reconnectionDelay: 500, reconnectionDelayMax: 5000, timeout: 10000
+      // At most 1.5 s (+-50 %) between attempts even after a long cut, so the page is back within ~3 s of the
+      // network's return (docs/benchmarks.md, "Street networks"); each failed attempt costs a few hundred bytes.
+      reconnectionDelay: 500, reconnectionDelayMax: 1500, timeout: 10000
     });
     this.socket = socket;
     global.PQNet.current = this;  // for debugging in the console and for tests
