@@ -169,7 +169,7 @@
     el.setAttribute("data-status", silent ? "silent" : status);
     var quiet = client.silentFor();
     var text = quiet !== null && quiet > client.silentLimit() && (silent || status !== "live")
-      ? fmt(T.no_contact, {time: hhmm(client.heardAt), ago: duration(quiet)})
+      ? fmt(T.no_contact, {time: hhmm(client.heardAt), ago: duration(quiet, true)})
       : status === "live" ? T.live
       : status === "offline" ? fmt(T.offline_since, {time: hhmm(since || Date.now())})
       : status === "reconnecting" ? T.reconnecting : T.connecting;
@@ -190,9 +190,13 @@
     return Math.max(lastRx || 0, client.heardAt || 0) || null;
   }
 
-  /** "1 min 05 s" style durations (abbreviated units, so no plural forms are needed). */
-  function duration(ms) {
+  /** "1 min 05 s" style durations (abbreviated units, so no plural forms are needed). `coarse`: in steps of 10 s,
+   * then of whole minutes, for the status line, which is a live region (a screen reader must not read it every
+   * second). */
+  function duration(ms, coarse) {
     var s = Math.max(0, Math.floor((ms || 0) / 1000));
+    if (coarse && s < 60) return fmt(T.dur_s, {s: Math.floor(s / 10) * 10 || s});
+    if (coarse && s < 3600) return fmt(T.dur_m, {m: Math.floor(s / 60)});
     if (s < 60) return fmt(T.dur_s, {s: s});
     if (s < 3600) return fmt(T.dur_ms, {m: Math.floor(s / 60), s: (s % 60 < 10 ? "0" : "") + (s % 60)});
     return fmt(T.dur_hm, {h: Math.floor(s / 3600), m: Math.floor((s % 3600) / 60)});
