@@ -48,7 +48,7 @@ class Phone {
     return new Promise((resolve) => {
       const s = io(url, {
         transports: TRANSPORTS, auth: { event: slug, participant: this.token }, reconnection: RECONNECT,
-        reconnectionDelay: 500, reconnectionDelayMax: 1500, // as static/js/net.js
+        reconnectionDelay: 500, reconnectionDelayMax: 1500, rememberUpgrade: true, // as static/js/net.js
         forceNew: true, timeout: TIMEOUT_MS,
       });
       this.socket = s;

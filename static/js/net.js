@@ -167,7 +167,10 @@
       auth: function (cb) { cb(self.opts.auth()); },
       // At most 1.5 s (+-50 %) between attempts even after a long cut, so the page is back within ~3 s of the
       // network's return (docs/benchmarks.md, "Street networks"); each failed attempt costs a few hundred bytes.
-      reconnectionDelay: 500, reconnectionDelayMax: 1500, timeout: 10000
+      reconnectionDelay: 500, reconnectionDelayMax: 1500, timeout: 10000,
+      // A reconnect goes straight to WebSocket when the last connection upgraded (one handshake instead of the
+      // long-polling one plus the upgrade); after a failed WebSocket attempt Engine.IO starts on polling again.
+      rememberUpgrade: true
     });
     this.socket = socket;
     global.PQNet.current = this;  // for debugging in the console and for tests
