@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test deps dev-deps vendor translations extract-messages lock bench bench-quick bench-scaleout clean
+.PHONY: run test deps dev-deps vendor translations extract-messages lock bench bench-street bench-quick bench-scaleout clean
 
 run: deps vendor translations  ## serve on http://127.0.0.1:5000 with SQLite (WAL) under instance/
 	$(PY) wsgi.py
@@ -57,6 +57,9 @@ lock:  ## re-pin requirements.txt from requirements.in in a scratch venv
 
 bench: dev-deps vendor translations  ## the load benchmark (see README); N=5000 for the big run
 	$(PY) bench/run.py --clients $${N:-1000}
+
+bench-street: dev-deps vendor translations  ## the turn signal over street networks (docs/benchmarks.md)
+	$(PY) bench/street.py
 
 bench-quick: dev-deps vendor translations
 	$(PY) bench/run.py --clients 200 --modes eventlet

@@ -52,7 +52,9 @@ async def _scenario(url_a: str, url_b: str, ev: dict) -> dict:
         await wait_for(lambda: any(m["me"]["state"] == "called" for m in mine.got["me"]),
                        what="the phone on A to hear it was called")
         await wait_for(lambda: watcher.last_v() >= called["v"], what="the board on A to get the call's version")
-        assert any(s["public"]["spots"][0]["called_ticket"] == joined["result"]["ticket"]
+        # (a `state` carries the whole public block, or only what changed: `patch`, see docs/protocol.md)
+        assert any(s.get("public", {}).get("spots", [{}])[0].get("called_ticket") == joined["result"]["ticket"]
+                   or s.get("patch", {}).get("spots.0.called_ticket") == joined["result"]["ticket"]
                    for s in watcher.got["state"])
 
         # Nobody checks in: after the 15 s grace one of the two tickers records the no-show.
