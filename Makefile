@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test deps dev-deps vendor translations extract-messages lock bench bench-quick clean
+.PHONY: run test deps dev-deps vendor translations extract-messages lock bench bench-street bench-quick bench-scaleout clean
 
 run: deps vendor translations  ## serve on http://127.0.0.1:5000 with SQLite (WAL) under instance/
 	$(PY) wsgi.py
@@ -58,8 +58,14 @@ lock:  ## re-pin requirements.txt from requirements.in in a scratch venv
 bench: dev-deps vendor translations  ## the load benchmark (see README); N=5000 for the big run
 	$(PY) bench/run.py --clients $${N:-1000}
 
+bench-street: dev-deps vendor translations  ## the turn signal over street networks (docs/benchmarks.md)
+	$(PY) bench/street.py
+
 bench-quick: dev-deps vendor translations
 	$(PY) bench/run.py --clients 200 --modes eventlet
+
+bench-scaleout: dev-deps vendor translations  ## day of action: EVENTS x PHONES over 3 processes behind nginx (PostgreSQL, Redis)
+	$(PY) bench/scaleout.py --events $${EVENTS:-50} --phones $${PHONES:-100}
 
 clean:
 	rm -rf $(VENV) node_modules static/vendor .pytest_cache .hypothesis

@@ -10,6 +10,9 @@ if MODE == "eventlet":
     import eventlet
 
     eventlet.monkey_patch()
+    # psycopg waits for the server in C unless it sees gevent's patching, which would stop every greenlet of this
+    # process while one request waits on a row lock. Its select()-based wait goes through eventlet's green select.
+    os.environ.setdefault("PSYCOPG_WAIT_FUNC", "wait_select")
 elif MODE == "gevent":
     from gevent import monkey
 
@@ -19,27 +22,6 @@ import logging  # noqa: E402
 import re  # noqa: E402
 import resource  # noqa: E402
 import sys  # noqa: E402
-
-from coordinator import create_app  # noqa: E402
-from coordinator.cli import start_background  # noqa: E402
-from coordinator.extensions import socketio  # noqa: E402
-
-os.environ["PICKET_ASYNC_MODE"] = MODE
-app = create_app()
-if MODE == "eventlet":
-    # Checking a join's proof of work is one PBKDF2 derivation (1-20 ms of OpenSSL, which releases the GIL): in an
-    # OS thread it does not stall the hub, and so every other client, meanwhile.
-    from eventlet import tpool  # noqa: E402
-
-    app.extensions["queue"].pow.offload = tpool.execute
-
-
-def raise_fd_limit() -> None:
-    """Each connection is a file descriptor; the usual soft limit of 1,024 is too low for thousands of phones."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-
 
 # A client's address as servers print it: "('203.0.113.7', 51234)", a bare IPv4 address, or an IPv6 address.
 ADDRESS = re.compile(r"\(\s*'[^']*'\s*,\s*\d+[^)]*\)|\b(?:\d{1,3}\.){3}\d{1,3}(?::\d+)?\b"
@@ -52,15 +34,17 @@ def without_addresses(text: str) -> str:
 
 
 class AddressFreeStream:
-    """gevent's error log (and wsgi.errors) names the client on bad requests; this stream drops the address."""
+    """A stream that drops client addresses from what is written to it. The process's stdout and stderr are wrapped
+    before anything else is imported, so every log handler and every library that prints (eventlet's WebSocket writes
+    "client=IP:port socket shutdown error" to wsgi.errors, gevent's error log names clients) goes through it."""
 
     def __init__(self, stream):
         """Wrap a stream."""
         self.stream = stream
 
-    def write(self, text: str) -> None:
+    def write(self, text: str) -> int:
         """Write the text without addresses."""
-        self.stream.write(without_addresses(text))
+        return self.stream.write(without_addresses(text))
 
     def writelines(self, lines) -> None:
         """Write each line without addresses."""
@@ -70,6 +54,28 @@ class AddressFreeStream:
     def flush(self) -> None:
         """Flush the underlying stream."""
         self.stream.flush()
+
+    def __getattr__(self, name):
+        """Everything else (fileno, isatty, encoding) as the underlying stream."""
+        return getattr(self.stream, name)
+
+
+BANNER_STREAM = sys.stdout  # the bind address in the start-up line is the operator's, not a client's
+sys.stdout, sys.stderr = AddressFreeStream(sys.stdout), AddressFreeStream(sys.stderr)
+
+from coordinator import create_app, readiness  # noqa: E402
+from coordinator.cli import start_background  # noqa: E402
+from coordinator.extensions import socketio  # noqa: E402
+
+os.environ["PICKET_ASYNC_MODE"] = MODE
+app = create_app()
+
+
+def raise_fd_limit() -> None:
+    """Each connection is a file descriptor; the usual soft limit of 1,024 is too low for thousands of phones."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 class AddressFreeFilter(logging.Filter):
@@ -94,6 +100,13 @@ def eventlet_protocol():
         def address_string(self) -> str:
             """Stands where the client's address would be printed."""
             return "-"
+
+        def get_environ(self) -> dict:
+            """The request's environment without the client's address: the app never needs it, and eventlet's
+            WebSocket prints REMOTE_ADDR:REMOTE_PORT in its "socket shutdown error" lines."""
+            env = super().get_environ()
+            env["REMOTE_ADDR"], env["REMOTE_PORT"] = "", ""
+            return env
     return AddressFreeProtocol
 
 
@@ -109,14 +122,16 @@ def gevent_handler():
 
 
 def offload_blocking_work() -> None:
-    """Argon2 passphrase checks run in a real OS thread, so they do not stop the event loop (see passphrase.py)."""
+    """Argon2 passphrase checks and the PBKDF2 check of a join's proof of work (1-20 ms of OpenSSL, which releases
+    the GIL) run in a real OS thread, so they do not stop the event loop and every other client meanwhile."""
     from coordinator import passphrase
+    pow_check = app.extensions["queue"].pow
     if MODE == "eventlet":
         from eventlet import tpool
-        passphrase.offload = tpool.execute
+        passphrase.offload = pow_check.offload = tpool.execute
     elif MODE == "gevent":
         from gevent import get_hub
-        passphrase.offload = lambda fn, *args: get_hub().threadpool.apply(fn, args)
+        passphrase.offload = pow_check.offload = lambda fn, *args: get_hub().threadpool.apply(fn, args)
 
 
 def main() -> None:
@@ -127,17 +142,18 @@ def main() -> None:
         from flask_migrate import upgrade
         with app.app_context():
             upgrade()
+    readiness.start(app)  # with a message queue: serve clients only while it works
     start_background(app)
     kwargs = {}
     if MODE == "eventlet":
         kwargs = {"max_size": app.config["MAX_CONNECTIONS"], "socket_timeout": 120, "protocol": eventlet_protocol()}
     elif MODE == "gevent":
         # Flask-SocketIO already turns gevent's access log off (log=None); its error log names clients.
-        kwargs = {"error_log": AddressFreeStream(sys.stderr), "handler_class": gevent_handler()}
+        kwargs = {"error_log": sys.stderr, "handler_class": gevent_handler()}  # stderr drops addresses
     elif MODE == "threading":
         logging.getLogger("werkzeug").addFilter(AddressFreeFilter())
         kwargs = {"allow_unsafe_werkzeug": True}
-    print(f"Picket Queue on http://{app.config['HOST']}:{app.config['PORT']} ({MODE})", flush=True)
+    print(f"Picket Queue on http://{app.config['HOST']}:{app.config['PORT']} ({MODE})", file=BANNER_STREAM, flush=True)
     socketio.run(app, host=app.config["HOST"], port=int(app.config["PORT"]), log_output=False, debug=False,
                  use_reloader=False, **kwargs)
 

@@ -5,12 +5,17 @@
 //
 //   node bench/clients.mjs URL SLUG COUNT
 //
-// Commands: ["connect", inFlight] ["join", inFlight, howMany] ["expect", version, timeoutSeconds] ["bytes"] ["close"]
+// Commands: ["connect", inFlight] ["join", inFlight, howMany] ["expect", version, timeoutSeconds]
+//           ["expect_all", version, timeoutSeconds] ["bytes"] ["close"]
 import { createInterface } from "node:readline";
 import { randomBytes, randomUUID } from "node:crypto";
 import { io } from "socket.io-client";
 
 const [url, slug, count] = [process.argv[2], process.argv[3], Number(process.argv[4])];
+// bench/street.py: PQ_TRANSPORTS=polling,websocket lets clients start on long-polling (and live on it when the
+// network refuses WebSocket upgrades); PQ_RECONNECT=1 reconnects after a cut, as the pages do.
+const TRANSPORTS = (process.env.PQ_TRANSPORTS || "websocket").split(",");
+const RECONNECT = process.env.PQ_RECONNECT === "1";
 const TIMEOUT_MS = 120_000;
 const now = () => Number(process.hrtime.bigint()) / 1e9;
 const received = { bytes: 0, packets: 0 };
@@ -42,7 +47,8 @@ class Phone {
   connect() {
     return new Promise((resolve) => {
       const s = io(url, {
-        transports: ["websocket"], auth: { event: slug, participant: this.token }, reconnection: false,
+        transports: TRANSPORTS, auth: { event: slug, participant: this.token }, reconnection: RECONNECT,
+        reconnectionDelay: 500, reconnectionDelayMax: 1500, rememberUpgrade: true, // as static/js/net.js
         forceNew: true, timeout: TIMEOUT_MS,
       });
       this.socket = s;
@@ -125,6 +131,13 @@ async function handle([cmd, ...args]) {
     }
     return { times: live.map((p) => p.timeOf(version)),
              dropped: phones.filter((p) => p.connected && !p.socket.connected).length };
+  }
+  if (cmd === "expect_all") { // every client that ever connected (reconnecting ones too) holds the version
+    const [version, timeout] = args;
+    const deadline = now() + timeout;
+    const all = phones.filter((p) => p.connected);
+    while (all.some((p) => p.v < version) && now() < deadline) await sleep(5);
+    return { times: all.map((p) => p.timeOf(version)), connected: all.filter((p) => p.socket.connected).length };
   }
   if (cmd === "bytes") return { ...received };
   if (cmd === "close") {

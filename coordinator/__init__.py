@@ -1,6 +1,7 @@
 """Picket Queue: the app factory."""
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import secrets
@@ -8,7 +9,7 @@ from pathlib import Path
 
 from flask import Flask, current_app
 
-from .config import Defaults
+from .config import Defaults, pg_engine_options
 from .domain import Queue, Store, SystemClock
 from .domain.store import configure_engine
 from .extensions import babel, db, migrate, socketio
@@ -29,6 +30,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     os.makedirs(app.instance_path, exist_ok=True)
     _secret_key(app)
     _quiet_logs(app)
+    _engine_options(app)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
@@ -36,6 +38,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     init_i18n(app)
     socketio.init_app(
         app, async_mode=app.config["ASYNC_MODE"], message_queue=app.config["MESSAGE_QUEUE"],
+        channel=message_channel(app.config),
         # None means "same origin only"; an empty list would switch python-engineio's Origin check off entirely.
         cors_allowed_origins=app.config["CORS_ALLOWED_ORIGINS"] or None,
         max_http_buffer_size=app.config["MAX_HTTP_BUFFER_SIZE"], ping_interval=app.config["PING_INTERVAL"],
@@ -60,7 +63,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     # This server process's name in the `connections` table (random, new at every start: nothing about the host).
     app.extensions["process"] = secrets.token_hex(8)
 
-    from . import api, pages, security, share, sockets
+    from . import api, pages, readiness, security, share, sockets
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(share.bp)
@@ -68,6 +71,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(joingate.bp)
     security.init_app(app)
     sockets.init_app(app)
+    readiness.init_app(app)
     from . import cli
     cli.init_app(app)
     from . import push  # Web Push: VAPID keys and the alert hook called by broadcast.publish
@@ -94,6 +98,31 @@ def _pace(app: Flask):
 def queue() -> Queue:
     """The engine bound to the current app."""
     return current_app.extensions["queue"]
+
+
+def message_channel(config) -> str:
+    """The installation's Redis channel: MESSAGE_QUEUE_CHANNEL, or a name derived from SECRET_KEY.
+
+    Every process of one installation must share SECRET_KEY anyway (sessions are signed with it), and no other
+    installation has it, so a digest of it separates installations without a new setting. It is one-way (a channel
+    name seen on Redis does not reveal the key). The database URL would be unique too, but processes of one
+    installation may spell it differently (host name or address, password in the URL or not) and would then not
+    hear each other, which is worse than the leak it prevents.
+    """
+    if config.get("MESSAGE_QUEUE_CHANNEL"):
+        return str(config["MESSAGE_QUEUE_CHANNEL"])
+    digest = hashlib.sha256(b"picket-queue message channel\0" + str(config["SECRET_KEY"]).encode()).hexdigest()
+    return f"picket-{digest[:24]}"
+
+
+def _engine_options(app: Flask) -> None:
+    """On PostgreSQL, size the pool for the processes and set the timeouts, under what the configuration sets."""
+    if not str(app.config["SQLALCHEMY_DATABASE_URI"]).startswith("postgresql"):
+        return
+    configured = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    options = pg_engine_options(app.config)
+    options["connect_args"] = {**options["connect_args"], **configured.pop("connect_args", {})}
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {**options, **configured}
 
 
 def _secret_key(app: Flask) -> None:

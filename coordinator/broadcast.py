@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import bisect
+import json
 import logging
 import threading
 import time
@@ -10,6 +11,7 @@ from flask import Flask
 
 from .domain.line import add_move
 from .domain.store import is_busy
+from .domain.views import DERIVED_FOR_PARTICIPANTS, public_patch
 from .extensions import socketio
 
 log = logging.getLogger(__name__)
@@ -71,17 +73,33 @@ def _send_console(app: Flask, event_id: int) -> float:
     return time.monotonic() - t0
 
 
-def _send_state(app: Flask, event_id: int, msg: dict, touched: set) -> None:
-    """One `state` per room, then a fresh `me` to each participant whose own entry changed."""
-    state = {k: msg[k] for k in ("v", "prev_v", "server_now", "public", "gone", "moves")}
-    if msg["observer_public"] is None:
-        socketio.emit("state", state, to=[room(event_id, "obs"), room(event_id, "par")])
+def _send_state(app: Flask, event_id: int, msg: dict, touched: set, last: dict | None = None) -> None:
+    """One `state` per room, then a fresh `me` to each participant whose own entry changed.
+
+    `last` holds the public blocks this process sent for version msg["prev_v"] ({"par", "obs"}; obs None: the same
+    as par): then only what changed since travels (`patch`), else the whole block (`public`).
+    """
+    state = {k: msg[k] for k in ("v", "prev_v", "server_now", "gone", "moves")}
+    last_par = last["par"] if last else None
+    last_obs = (last["obs"] or last["par"]) if last else None
+    par = state | _public_or_patch(msg["public"], last_par, DERIVED_FOR_PARTICIPANTS)
+    obs = state | _public_or_patch(msg["observer_public"] or msg["public"], last_obs)
+    if par == obs:
+        socketio.emit("state", par, to=[room(event_id, "obs"), room(event_id, "par")])
     else:
-        socketio.emit("state", state, to=room(event_id, "par"))
-        socketio.emit("state", state | {"public": msg["observer_public"]}, to=room(event_id, "obs"))
+        socketio.emit("state", par, to=room(event_id, "par"))
+        socketio.emit("state", obs, to=room(event_id, "obs"))
     q = app.extensions["queue"]
     for pid in sorted(touched):
         socketio.emit("me", q.me(event_id, pid), to=personal_room(pid))
+
+
+def _public_or_patch(block: dict, last: dict | None, skip: tuple = ()) -> dict:
+    """{"patch": what changed since `last`} when that is known and smaller, else {"public": the whole block}."""
+    patch = public_patch(last, block, skip) if last is not None else None
+    if patch is None or len(json.dumps(patch)) >= len(json.dumps(block)):
+        return {"public": block}
+    return {"patch": patch}
 
 
 def _shift(p: int, gone: set, los: list, moves: list) -> int | None:
@@ -159,7 +177,8 @@ class Outbox:
             slot, now = self._slot(out.event_id), time.monotonic()
             self._refill(slot, now, window)
             slot["touched"] |= set(out.touched)
-            if out.v <= slot["sent_v"]:  # an older change published late (two greenlets): its `me`s still go out
+            if out.v <= slot["sent_v"]:  # an older change published late (two greenlets): send it as it is, since
+                sends.append((msg, set()))  # phones hold the newer one until it comes (net.js _hold); `me`s go later
                 msg = None
             elif slot["pending"] is not None and out.prev_v == slot["pending"]["v"]:
                 msg = self._merge(slot["pending"], msg)
@@ -182,7 +201,7 @@ class Outbox:
     def _send(self, app: Flask, event_id: int, msg: dict, touched: set) -> None:
         """Send now, and remember how long it took (it sets the pace of the next sends)."""
         t0 = time.monotonic()
-        _send_state(app, event_id, msg, touched)
+        _send_state(app, event_id, msg, touched, self._last_blocks(event_id, msg))
         # With eventlet or gevent an emit only queues a packet per socket: yield so that the sockets' writers put the
         # `state` on the wire now, before the slower work that follows (the console view, push alerts).
         socketio.sleep(0)
@@ -190,6 +209,16 @@ class Outbox:
             slot = self.events.get(event_id)
             if slot is not None:
                 slot["cost"] = time.monotonic() - t0
+
+    def _last_blocks(self, event_id: int, msg: dict) -> dict | None:
+        """The public blocks sent for msg's prev_v (None when this process did not send that version), and
+        remember msg's blocks for the next change. Another process's change in between means a whole block."""
+        with self.lock:
+            slot = self._slot(event_id)
+            last = slot.get("last")
+            if last is None or msg["v"] > last["v"]:
+                slot["last"] = {"v": msg["v"], "par": msg["public"], "obs": msg["observer_public"]}
+        return last if last is not None and last["v"] == msg["prev_v"] else None
 
     @staticmethod
     def _gap(slot: dict, window: float) -> float:

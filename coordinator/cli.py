@@ -11,6 +11,7 @@ from .broadcast import publish, push_console
 from .domain.store import is_busy
 from .extensions import socketio
 from .gcpolicy import QuietCollector
+from .readiness import ready
 from .sockets import close_gone
 
 log = logging.getLogger(__name__)
@@ -25,11 +26,12 @@ def run_ticker(app: Flask) -> None:
     beat_every, stale_ms = app.config["HEARTBEAT_SECONDS"], int(app.config["PROCESS_STALE_SECONDS"] * 1000)
     since_purge = purge_every  # purge once at start-up
     since_beat = 0.0
+    busy = False  # the database was busy or away last round: say so once, not every round
     while True:
         try:
             with app.app_context():
                 since_beat += interval
-                if since_beat >= beat_every:
+                if since_beat >= beat_every and ready(app):  # a process refusing clients does not say it is alive
                     since_beat = 0
                     for event_id in q.heartbeat(app.extensions["process"], stale_ms):
                         push_console(app, event_id)  # a dead process's phones are offline now
@@ -47,9 +49,14 @@ def run_ticker(app: Flask) -> None:
             collector = app.extensions.get("quiet_gc")
             if collector is not None:
                 collector.step()
+            if busy:
+                log.warning("ticker running again")
+            busy = False
         except Exception as e:
             if is_busy(e):  # the write lock or the pool stayed taken: nothing was applied, the next round retries
-                log.warning("ticker round skipped, database busy: %s", e.__class__.__name__)
+                if not busy:
+                    log.warning("ticker round skipped, database busy: %s", e.__class__.__name__)
+                busy = True
             else:
                 log.exception("ticker round failed; retrying")
         socketio.sleep(interval)
@@ -58,7 +65,8 @@ def run_ticker(app: Flask) -> None:
 def start_background(app: Flask) -> None:
     """Start the ticker in this process (called by the entry point, not by tests)."""
     # Say this process is alive before it takes connections, so no other process's ticker takes them for a dead one's.
-    app.extensions["queue"].heartbeat(app.extensions["process"], int(app.config["PROCESS_STALE_SECONDS"] * 1000))
+    if ready(app):
+        app.extensions["queue"].heartbeat(app.extensions["process"], int(app.config["PROCESS_STALE_SECONDS"] * 1000))
     if app.config["QUIET_GC"]:
         collector = app.extensions["quiet_gc"] = QuietCollector()
         collector.install()

@@ -9,15 +9,42 @@
 POOL_DEFAULTS = {"pool_size": 10, "max_overflow": 40, "pool_timeout": 30}
 
 
+def pg_engine_options(config) -> dict:
+    """Engine options for PostgreSQL: a pool sized so that PROCESSES server processes together stay under the
+    server's max_connections, and lock/statement timeouts so a request that waits on a row lock answers `busy`.
+
+    Each process may open pool_size + max_overflow connections. N processes x that, plus what psql, `flask db
+    upgrade` and monitoring need (PG_RESERVED_CONNECTIONS), must stay under PG_MAX_CONNECTIONS: with the defaults
+    (100, 10) that is 90 // N per process, at most 50: 1 or 2 processes 45-50, 3 processes 30, 4 processes 22.
+    """
+    per_process = max(2, min(50, (config["PG_MAX_CONNECTIONS"] - config["PG_RESERVED_CONNECTIONS"])
+                             // max(1, int(config["PROCESSES"]))))
+    pool_size = min(10, per_process)
+    options = f"-c lock_timeout={int(config['PG_LOCK_TIMEOUT_MS'])} " \
+              f"-c statement_timeout={int(config['PG_STATEMENT_TIMEOUT_MS'])}"
+    # pool_pre_ping: after PostgreSQL restarts, stale pooled connections are replaced instead of failing a request.
+    return {"pool_size": pool_size, "max_overflow": per_process - pool_size, "pool_pre_ping": True,
+            "connect_args": {"options": options}}
+
+
 class Defaults:
     """Values used when nothing else is configured."""
 
     SECRET_KEY = None  # generated into instance/secret_key on first start when not configured
     SQLALCHEMY_DATABASE_URI = "sqlite:///picket.db"  # relative: lands in the instance folder
-    SQLALCHEMY_ENGINE_OPTIONS: dict = {}  # on top of POOL_DEFAULTS, key by key
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {}  # on top of POOL_DEFAULTS (and pg_engine_options on PostgreSQL), key by key
+    # PostgreSQL (see pg_engine_options and docs/operations.md, "Scale-out")
+    PROCESSES = 1                      # server processes sharing the database: each one's pool is a share of ...
+    PG_MAX_CONNECTIONS = 100           # ... the server's max_connections, ...
+    PG_RESERVED_CONNECTIONS = 10       # ... less what psql, migrations and monitoring need
+    PG_LOCK_TIMEOUT_MS = 5000          # a write waiting this long on a row lock answers `busy` (clients retry)
+    PG_STATEMENT_TIMEOUT_MS = 30000    # no statement runs longer; it is cancelled and answered `busy`
     # Socket.IO
     ASYNC_MODE = "eventlet"            # eventlet | gevent | threading; the entry point patches for the first two
     MESSAGE_QUEUE = None               # e.g. redis://127.0.0.1:6379/0 to run several server processes
+    # The Redis pub/sub channel of this installation. Pub/sub ignores the database number in MESSAGE_QUEUE, so two
+    # installations on one Redis must use different channels. None: derived from SECRET_KEY (see message_channel()).
+    MESSAGE_QUEUE_CHANNEL = None
     CORS_ALLOWED_ORIGINS: list | None = None  # None: same origin only; never "*"
     MAX_HTTP_BUFFER_SIZE = 16_384      # bytes; the product's messages are tiny
     # What one socket may send (coordinator/transport.py): frames and bytes per window, a burst of the whole budget
@@ -42,6 +69,7 @@ class Defaults:
     # its sockets are forgotten (the console shows those phones offline). Longer than a ping interval plus timeout:
     # a process stalled that long has lost its clients anyway, so a live one is never taken for dead.
     HEARTBEAT_SECONDS = 10
+    QUEUE_PROBE_SECONDS = 1            # with MESSAGE_QUEUE: how often a process checks its queue (readiness.py)
     PROCESS_STALE_SECONDS = 90
     MAX_EVENT_HOURS = 48               # an event nobody ends is ended this long after creation (then purged)
     CLOCK_OFFSET_MS = 0               # TEST-ONLY: shifts the server clock so a restarted server can "jump" ahead

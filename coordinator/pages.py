@@ -171,8 +171,13 @@ def set_language(code: str):
 
 @bp.get("/healthz")
 def healthz():
-    """Liveness and database check."""
+    """Readiness: the database answers and, in scale-out mode, the message queue works (503 `busy` otherwise)."""
     from sqlalchemy import text
+
+    from .domain.errors import Busy
+    from .readiness import ready
+    if not ready(current_app):
+        return {"ok": False, "error": Busy().as_dict()}, 503, {"Retry-After": "5"}
     with queue().store.read() as s:
         s.execute(text("SELECT 1"))
     return {"ok": True}

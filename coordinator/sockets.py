@@ -7,7 +7,7 @@ from flask import current_app, request, session
 from flask_socketio import join_room, leave_room
 from socketio.exceptions import ConnectionRefusedError as Refused
 
-from . import queue, ratelimit
+from . import queue, ratelimit, readiness
 from .broadcast import BYE_DELETED, BYE_REVOKED, coordinator_room, personal_room, publish, push_console, room
 from .domain import DomainError
 from .domain.errors import Busy
@@ -41,6 +41,7 @@ def on_connect(auth=None):
     """Any client connects with `auth` naming the event and maybe a token; it gets its role's snapshot."""
     q = queue()
     try:
+        readiness.refuse_unless_ready(current_app)  # split brain: never serve as if this process were alone
         who = q.authenticate(auth if auth is not None else {})
     except DomainError as e:
         # python-socketio's own exception sends {"message", "data": {code, message}} in connect_error; the
@@ -105,6 +106,7 @@ def on_action(data=None):
     app = current_app._get_current_object()
     try:
         data = only_fields(data, {"action", "op", "args"}, "data")
+        readiness.refuse_unless_ready(app)
         ratelimit.check(app, who)  # the actor's budget, shared with its other tabs and HTTP, kept across reconnects
         had = who.participant_id
         out = queue().perform(who, data.get("action"), data.get("args"), data.get("op"))

@@ -35,8 +35,10 @@ log = logging.getLogger(__name__)
 # answers `busy`). pysqlite's `timeout` connect argument sets it, so SQLALCHEMY_ENGINE_OPTIONS
 # {"connect_args": {"timeout": 5}} or `?timeout=5` in the URL overrides this default.
 SQLITE_BUSY_TIMEOUT_S = 30
-# PostgreSQL states that mean "too busy right now": lock_not_available (lock_timeout), too_many_connections.
-PG_BUSY_STATES = {"55P03", "53300"}
+# PostgreSQL states that mean "too busy right now": lock_not_available (lock_timeout), too_many_connections,
+# query_canceled (statement_timeout; the transaction is rolled back, so nothing was written), and the server shutting
+# down or starting up (admin_shutdown, crash_shutdown, cannot_connect_now); class 08 (connection exceptions) too.
+PG_BUSY_STATES = {"55P03", "53300", "57014", "57P01", "57P02", "57P03"}
 SQLITE_BUSY = 5  # SQLITE_BUSY: the primary result code of "database is locked" (extended codes keep it in the low byte)
 
 
@@ -113,7 +115,10 @@ def is_busy(error: BaseException) -> bool:
     code = getattr(orig, "sqlite_errorcode", None)
     if code is not None:
         return code & 0xFF == SQLITE_BUSY
-    return getattr(orig, "sqlstate", None) in PG_BUSY_STATES or "database is locked" in str(orig)
+    state = getattr(orig, "sqlstate", None)
+    if error.connection_invalidated or (state is None and type(orig).__module__.startswith("psycopg")):
+        return True  # PostgreSQL is restarting or unreachable: the transaction never committed
+    return state in PG_BUSY_STATES or str(state).startswith("08") or "database is locked" in str(orig)
 
 
 class Store:

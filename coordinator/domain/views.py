@@ -275,3 +275,37 @@ def moves(before: list[int], after: list[int]) -> tuple[list[int], list[list[int
             continue
         add_move(ranges, old, old, new_pos[eid] - old)
     return gone, ranges
+
+
+# Parts of the public block that a participant's page computes itself (eta_new: from `est` and `counts.line`, with
+# static/js/eta.js), so patches sent to participants leave them out.
+DERIVED_FOR_PARTICIPANTS = ("eta_new",)
+
+
+def public_patch(old: dict | None, new: dict, skip: tuple = ()) -> dict | None:
+    """What changed from one public block to the next, as {"dotted.path": new value} (None: send the whole block).
+
+    Dicts with the same keys and lists of the same length are compared member by member (list members by index:
+    "spots.0.status"); anything else that differs is replaced whole. Applying the patch to `old` gives exactly `new`
+    (static/js/net.js, applyPatch), except the top-level keys in `skip`, left out. Keys never contain a dot.
+    """
+    if not isinstance(old, dict) or not isinstance(new, dict):
+        return None
+    out: dict = {}
+    old, new = {k: v for k, v in old.items() if k not in skip}, {k: v for k, v in new.items() if k not in skip}
+
+    def walk(a, b, path: str) -> None:
+        """Record the differences of a and b under `path`."""
+        if a == b:
+            return
+        if isinstance(a, dict) and isinstance(b, dict) and a.keys() == b.keys():
+            for k in b:
+                walk(a[k], b[k], f"{path}.{k}" if path else k)
+        elif isinstance(a, list) and isinstance(b, list) and len(a) == len(b) and path:
+            for i, (x, y) in enumerate(zip(a, b)):
+                walk(x, y, f"{path}.{i}")
+        else:
+            out[path] = b
+
+    walk(old, new, "")
+    return None if "" in out else out

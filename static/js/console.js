@@ -1033,7 +1033,6 @@
         if (passphrase) a.passphrase = passphrase;
         return a;
       },
-      reconnectionDelayMax: 2000,  // a handful of coordinators: come back quickly after a restart
       onSnapshot: accept,
       onStatus: setConn,
       onAnnouncement: function (a) { toast(a.text, "info"); },

@@ -4,8 +4,8 @@
  * - connects with an `auth` payload (a function, so a changed token is used on the next reconnect);
  * - asks for an authoritative snapshot after every (re)connect and whenever the page becomes visible again
  *   (visibilitychange, pageshow): Socket.IO delivers at most once and keeps nothing for a disconnected client;
- * - keeps the event version `v`, applies `state` messages only when they follow the version it holds, and asks for a
- *   snapshot on a gap;
+ * - keeps the event version `v`, applies `state` messages only when they follow the version it holds, holds one
+ *   that comes early (another server process sent the one before it) for a moment, and asks for a snapshot on a gap;
  * - keeps the server clock offset from `server_now`, so countdowns are right on a phone with a wrong clock;
  * - sends actions with an operation id and re-sends the same id until the server acknowledges (never a double join);
  * - reports the connection status: "live", "reconnecting", "offline" (with the time the connection was lost).
@@ -27,6 +27,11 @@
     return global.btoa(s).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
   }
 
+  /** Monotonic milliseconds (never jumps with the phone's clock). */
+  function mono() {
+    return global.performance && global.performance.now ? global.performance.now() : Date.now();
+  }
+
   /** New position of an entry that held `pos` before a `state` message; null when it left the line or is unknown. */
   function movePosition(pos, gone, moves) {
     if (!pos) return null;
@@ -37,15 +42,28 @@
     return pos;
   }
 
+  /** The public block after a `state` patch ({"dotted.path": value}, see coordinator/domain/views.py public_patch),
+   * as a new object: `pub` itself is left as it was. */
+  function applyPatch(pub, patch) {
+    var out = JSON.parse(JSON.stringify(pub));
+    Object.keys(patch).forEach(function (path) {
+      var keys = path.split("."), node = out;
+      for (var i = 0; i < keys.length - 1; i++) node = node[keys[i]];
+      node[keys[keys.length - 1]] = patch[path];
+    });
+    return out;
+  }
+
   /**
-   * Create a client. opts: {auth: function () -> object, reconnectionDelayMax (ms, default 5000),
-   * onSnapshot(snap), onState(msg), onMe(msg), onAnnouncement(a), onStatus(status, since), onBye(err),
-   * onRefused(err), onServerTime(offset)}.
+   * Create a client. opts: {auth: function () -> object, onSnapshot(snap), onState(msg), onMe(msg),
+   * onAnnouncement(a), onStatus(status, since), onBye(err), onRefused(err), onServerTime(offset),
+   * onPending(count)}.
    * onState returns false when it cannot apply the message (the client then asks for a snapshot).
    */
   function Client(opts) {
     this.opts = opts;
     this.v = 0;            // the event version this page shows
+    this.pub = null;       // the public block at version v (a `state` may carry only a patch to it)
     this.meV = 0;          // the version of the last `me` block applied
     this.offset = 0;       // server time minus local time, in ms
     this.pending = [];     // actions not yet acknowledged, in order
@@ -54,19 +72,78 @@
     this.socket = null;
     this.closed = false;
     this._kicked = 0;      // local time of the last forced reconnect
+    this.heardAt = null;   // local time the last packet of any kind (a ping too) came from the server
+    this._lo = null;       // clock: the largest server_now - (monotonic receive time) seen: <= the true offset
+    this._hi = null;       // clock: the smallest server_now - (monotonic time asked) seen: >= the true offset
+    this._hiAt = 0;        // monotonic time of that sample (old samples are replaced)
+    this._skew = null;     // Date.now() - monotonic time when the samples were taken (a jump drops them)
   }
 
   Client.prototype.now = function () {
-    /** The server's current time, estimated. */
-    return Date.now() + this.offset;
+    /** The server's current time, estimated; never earlier than the truth by more than clock drift, so that a
+     * countdown to a server deadline never shows more time than remains (see _clock). */
+    this._checkSkew();
+    var off = this._hi !== null ? this._hi : this._lo;
+    return off !== null ? mono() + off : Date.now() + this.offset;
   };
 
-  Client.prototype._clock = function (serverNow) {
-    /** Update the offset from a payload's `server_now` (the latest wins: phones' clocks jump). */
-    if (typeof serverNow === "number") {
-      this.offset = serverNow - Date.now();
-      if (this.opts.onServerTime) this.opts.onServerTime(this.offset);
+  Client.prototype._clock = function (serverNow, askedAt) {
+    /** Learn the server clock from a payload's `server_now`. A message that arrives late (a slow or stalled
+     * network) says the server's time was `server_now` at some moment before it arrived: a lower bound of the offset,
+     * which a late message makes too low (it would make countdowns too long), so the largest one is kept. An answer
+     * to a request sent at `askedAt` (monotonic ms) was stamped after that moment: an upper bound of the offset, and
+     * the smallest is kept. The clock uses the upper bound when it has one, so deadlines count from the server's
+     * time, never from the arrival of a late message. */
+    if (typeof serverNow !== "number") return;
+    this._checkSkew();
+    var t = mono(), lo = serverNow - t;
+    if (this._lo === null || lo > this._lo) this._lo = lo;
+    if (typeof askedAt === "number") {
+      var hi = serverNow - askedAt;
+      if (this._hi === null || hi < this._hi || t - this._hiAt > 600000) { this._hi = hi; this._hiAt = t; }
     }
+    if (this._hi !== null && this._lo > this._hi) { this._hi = this._lo; this._hiAt = t; }  // the server's clock moved
+    this.offset = this.now() - Date.now();
+    if (this.opts.onServerTime) this.opts.onServerTime(this.offset);
+  };
+
+  Client.prototype._checkSkew = function () {
+    /** The phone's clock was changed, or it slept (the monotonic clock may stop meanwhile): forget the samples. */
+    var skew = Date.now() - mono();
+    if (this._skew !== null && Math.abs(skew - this._skew) > 1000) this._lo = this._hi = null;
+    this._skew = skew;
+  };
+
+  Client.prototype._heard = function () {
+    /** Any packet from the server (a message, a ping): the link works, and the view held is current. */
+    this.heardAt = Date.now();
+  };
+
+  Client.prototype.silentFor = function () {
+    /** Milliseconds since the server was last heard from (null: never, on this page). */
+    return this.heardAt === null ? null : Date.now() - this.heardAt;
+  };
+
+  Client.prototype.silentLimit = function () {
+    /** How long a working link may stay quiet: the server pings every pingInterval (from the handshake). */
+    var every = this._pingEvery || 25000;
+    return every + Math.min(5000, every);
+  };
+
+  Client.prototype.isSilent = function () {
+    /** Whether the server has been quiet for longer than a working link allows (or the socket is down). */
+    var quiet = this.silentFor();
+    return this.status !== "live" || quiet === null || quiet > this.silentLimit();
+  };
+
+  Client.prototype.pendingActions = function () {
+    /** How many actions wait for the server's answer (tapped offline: they go out when the link is back). */
+    return this.pending.length;
+  };
+
+  Client.prototype._pendingChanged = function () {
+    /** Tell the page how many actions wait. */
+    if (this.opts.onPending) this.opts.onPending(this.pending.length);
   };
 
   Client.prototype._setStatus = function (status) {
@@ -89,16 +166,24 @@
     var self = this;
     var socket = global.io({
       auth: function (cb) { cb(self.opts.auth()); },
-      // Thousands of phones back off up to 5 s so a restarted server is not hit all at once; a page with few
-      // copies (the console) asks for less, so a coordinator sees "connected" within a few seconds.
-      reconnectionDelay: 500, reconnectionDelayMax: this.opts.reconnectionDelayMax || 5000, timeout: 10000
+      // The public event slug (already in the page's address) lets a proxy send all of an event's sockets to one
+      // server process (nginx `hash $arg_event`, docs/operations.md). Never a token: those stay in `auth`.
+      query: {event: (self.opts.auth() || {}).event || ""},
+      // At most 1.5 s (+-50 %) between attempts even after a long cut, so the page is back within ~3 s of the
+      // network's return (docs/benchmarks.md, "Street networks"); each failed attempt costs a few hundred bytes.
+      reconnectionDelay: 500, reconnectionDelayMax: 1500, timeout: 10000,
+      // A reconnect goes straight to WebSocket when the last connection upgraded (one handshake instead of the
+      // long-polling one plus the upgrade); after a failed WebSocket attempt Engine.IO starts on polling again.
+      rememberUpgrade: true
     });
     this.socket = socket;
     global.PQNet.current = this;  // for debugging in the console and for tests
     socket.on("connect", function () {
+      self._heard();
       self._setStatus("live");
       self._flush();
     });
+    this._listenLink(socket);
     socket.on("disconnect", function (reason) {
       if (self.closed) return;
       self._setStatus(global.navigator.onLine === false ? "offline" : "reconnecting");
@@ -123,7 +208,7 @@
       }
       self._setStatus(global.navigator.onLine === false ? "offline" : "reconnecting");
     });
-    socket.on("snapshot", function (snap) { self._snapshot(snap); });
+    socket.on("snapshot", function (snap) { self._snapshot(snap, self._openedAt); });
     socket.on("state", function (msg) { self._state(msg); });
     socket.on("me", function (msg) { self._me(msg); });
     socket.on("announcement", function (a) { if (self.opts.onAnnouncement) self.opts.onAnnouncement(a); });
@@ -152,6 +237,33 @@
     return this;
   };
 
+  Client.prototype._listenLink = function (socket) {
+    /** Note every packet from the server (pings too), and when each connection opened: the snapshot the server
+     * pushes on connect was stamped after that moment. */
+    var self = this;
+    socket.io.on("open", function () {
+      self._openedAt = mono();
+      self._heard();
+      socket.io.engine.on("packet", function () { self._heard(); });
+    });
+    this._watchEngine();
+    socket.io.on("reconnect_attempt", function () { self._watchEngine(); });
+  };
+
+  Client.prototype._watchEngine = function () {
+    /** Learn the server's ping interval from the handshake of the connection being opened (each connection has a
+     * new Engine.IO socket, created right after this is called: look at it once the current task is done). */
+    var self = this;
+    setTimeout(function () {
+      var engine = self.socket && self.socket.io && self.socket.io.engine;
+      if (!engine || engine.pqWatched) return;
+      engine.pqWatched = true;
+      engine.on("handshake", function (data) {
+        if (data && data.pingInterval > 0) self._pingEvery = data.pingInterval;
+      });
+    }, 0);
+  };
+
   Client.prototype._kick = function () {
     /** Start connecting afresh (a new handshake; the page asks for a snapshot once connected). Never once stopped:
      * an answer cut short by stop() (its ack fails at once) must not open a new connection, which would also make a
@@ -160,6 +272,7 @@
     this._kicked = Date.now();
     this.socket.disconnect();
     this.socket.connect();
+    this._watchEngine();
   };
 
   Client.prototype.refresh = function () {
@@ -170,33 +283,80 @@
       this._kick();
       return;
     }
+    var askedAt = mono();
     this.socket.timeout(ACK_TIMEOUT_MS).emit("snapshot", function (err, res) {
       if (err) {  // iOS can keep a dead WebSocket after sleep: start over
         self._kick();
         return;
       }
-      if (res && res.ok) self._snapshot(res.data);
+      if (res && res.ok) self._snapshot(res.data, askedAt);
     });
   };
 
-  Client.prototype._snapshot = function (snap) {
+  Client.prototype._snapshot = function (snap, askedAt) {
     /** A full view: always accepted (it is the truth now), even if older than a message seen before. */
     if (!snap) return;
-    this._clock(snap.server_now);
+    this._clock(snap.server_now, askedAt);
     this.v = snap.v;
     this.meV = snap.v;
+    this.pub = snap.public || null;
     if (this.opts.onSnapshot) this.opts.onSnapshot(snap);
+    this._release();
   };
 
   Client.prototype._state = function (msg) {
-    /** Apply a change if it follows the version held; otherwise ask for a snapshot. */
+    /** Apply a change if it follows the version held; one from further ahead waits (_hold); else a snapshot. */
     if (!msg || msg.v <= this.v) return;
     this._clock(msg.server_now);
-    if (msg.prev_v !== this.v || (this.opts.onState && this.opts.onState(msg) === false)) {
+    if (msg.prev_v > this.v) return this._hold(msg);
+    if (msg.prev_v !== this.v || !this._fullState(msg) ||
+        (this.opts.onState && this.opts.onState(msg) === false)) {
       this.refresh();
       return;
     }
     this.v = msg.v;
+    this.pub = msg.public;
+    this._release();
+  };
+
+  Client.prototype._fullState = function (msg) {
+    /** Give a `state` that follows the version held its whole public block (from the patch and the block held);
+     * false when it cannot (no block held). Pages always see msg.public. */
+    if (msg.public) return true;
+    if (!msg.patch || !this.pub) return false;
+    msg.public = applyPatch(this.pub, msg.patch);
+    return true;
+  };
+
+  var REORDER_MS = 2000;  // how long a `state` from further ahead waits for the ones before it
+
+  Client.prototype._hold = function (msg) {
+    /** With several server processes, changes made on different processes can arrive out of version order: keep a
+     * `state` whose prev_v is ahead for up to REORDER_MS, and ask for a snapshot only if the gap is still open then. */
+    var self = this;
+    this._held = this._held || {};
+    this._held[msg.prev_v] = msg;
+    if (!this._heldTimer) {
+      this._heldTimer = setTimeout(function () {
+        self._heldTimer = null;
+        self._held = {};
+        self.refresh();
+      }, REORDER_MS);
+    }
+  };
+
+  Client.prototype._release = function () {
+    /** After the version moved (a change or a snapshot): drop held messages it covers, apply the one that follows. */
+    var held = this._held || {}, waiting = false, next = held[this.v];
+    for (var k in held) {
+      if (held[k].v <= this.v || held[k] === next) delete held[k];
+      else waiting = true;
+    }
+    if (!waiting && !next && this._heldTimer) {
+      clearTimeout(this._heldTimer);
+      this._heldTimer = null;
+    }
+    if (next) this._state(next);
   };
 
   Client.prototype._me = function (msg) {
@@ -213,6 +373,7 @@
     return new Promise(function (resolve) {
       var item = {action: action, op: op || randomId(18), args: args || {}, resolve: resolve, sending: false};
       self.pending.push(item);
+      self._pendingChanged();
       self._send(item);
     });
   };
@@ -244,6 +405,7 @@
           return;
         }
         self.pending.splice(self.pending.indexOf(item), 1);
+        self._pendingChanged();
         item.resolve(res || {ok: false, error: {code: "internal"}});
       });
   };
@@ -263,5 +425,5 @@
     if (this.socket) this.socket.disconnect();
   };
 
-  global.PQNet = {Client: Client, randomId: randomId, movePosition: movePosition};
+  global.PQNet = {Client: Client, randomId: randomId, movePosition: movePosition, applyPatch: applyPatch};
 })(window);

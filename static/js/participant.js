@@ -129,7 +129,8 @@
       if (err.code === "not_found" || err.code === "unknown_event") closed(T.closed_deleted);
       else showError(err.code);
     },
-    onServerTime: function (offset) { store.set("offset", String(offset)); }
+    onServerTime: function (offset) { store.set("offset", String(offset)); },
+    onPending: function () { renderPending(); }
   });
 
   /** Remember the latest view on this phone, so a reload without network shows it (marked as stale). */
@@ -169,16 +170,55 @@
 
   function renderConn(since) {
     var el = $("conn");
-    el.setAttribute("data-status", status);
-    var text = status === "live" ? T.live
+    var silent = status === "live" && client.isSilent();  // connected, yet nothing heard for too long
+    el.setAttribute("data-status", silent ? "silent" : status);
+    var quiet = client.silentFor();
+    var text = quiet !== null && quiet > client.silentLimit() && (silent || status !== "live")
+      ? fmt(T.no_contact, {time: hhmm(client.heardAt), ago: duration(quiet, true)})
+      : status === "live" ? T.live
       : status === "offline" ? fmt(T.offline_since, {time: hhmm(since || Date.now())})
       : status === "reconnecting" ? T.reconnecting : T.connecting;
-    $("conn-text").textContent = text;
+    setText($("conn-text"), text);
     var st = $("stale");
-    var isStale = snap && (stale || status !== "live") && lastRx;
-    st.textContent = isStale ? fmt(T.stale, {time: hhmm(lastRx)}) : "";
+    var at = infoTime();
+    var isStale = snap && (stale || status !== "live" || silent) && at;
+    setText(st, isStale ? fmt(T.stale_ago, {time: hhmm(at), ago: duration(Date.now() - at)}) : "");
     show(st, !!isStale);
     document.body.classList.toggle("is-stale", !!isStale);
+    renderPending();
+  }
+
+  /** When the view shown was last known to be current: the last message, or the last packet heard while the
+   * socket was in step with the server (a ping says nothing changed since: changes come before it on the link). */
+  function infoTime() {
+    if (stale) return lastRx;
+    return Math.max(lastRx || 0, client.heardAt || 0) || null;
+  }
+
+  /** "1 min 05 s" style durations (abbreviated units, so no plural forms are needed). `coarse`: in steps of 10 s,
+   * then of whole minutes, for the status line, which is a live region (a screen reader must not read it every
+   * second). */
+  function duration(ms, coarse) {
+    var s = Math.max(0, Math.floor((ms || 0) / 1000));
+    if (coarse && s < 60) return fmt(T.dur_s, {s: Math.floor(s / 10) * 10 || s});
+    if (coarse && s < 3600) return fmt(T.dur_m, {m: Math.floor(s / 60)});
+    if (s < 60) return fmt(T.dur_s, {s: s});
+    if (s < 3600) return fmt(T.dur_ms, {m: Math.floor(s / 60), s: (s % 60 < 10 ? "0" : "") + (s % 60)});
+    return fmt(T.dur_hm, {h: Math.floor(s / 3600), m: Math.floor((s % 3600) / 60)});
+  }
+
+  /** Change a text only when it differs (a live region must not announce the same words every second). */
+  function setText(el, text) {
+    if (el.textContent !== text) el.textContent = text;
+  }
+
+  /** Actions tapped while the link is down wait in net.js and go out once it is back: say so. */
+  function renderPending() {
+    var el = $("pending");
+    if (!el) return;
+    var waiting = client.pendingActions() > 0 && (status !== "live" || client.isSilent());
+    setText(el, waiting ? T.pending : "");
+    show(el, waiting);
   }
 
   function render() {
@@ -220,9 +260,16 @@
     screen("s-join");
     var input = $("pseudonym");
     if (!input.value) input.value = store.get("name") || suggestion();
-    var e = snap.public.eta_new;
+    var e = joinEta(ev);
     $("join-eta").textContent = deleted ? T.deleted : (e && snap.public.counts.line ? etaText(e, ev) : "");
     renderGate(ev);
+  }
+
+  /** The estimate for someone joining now, from `est` as the server computes `eta_new` (which `state` patches to
+   * participants leave out). */
+  function joinEta(ev) {
+    var pub = snap.public;
+    return pub.est && pub.counts ? PQEta.eta(pub.counts.line + 1, pub.est, serverNow(), ev) : pub.eta_new;
   }
 
   function etaText(e, ev) {
@@ -352,6 +399,7 @@
 
   /** Countdowns and estimates, once a second, from server time. */
   function tick() {
+    renderConn(client.since);  // how long since the server was heard, how old the view is
     if (!snap) return;
     var ev = snap.public.event, m = snap.me, now = serverNow();
     if (m && IN_LINE.indexOf(m.state) >= 0 && m.position) {

@@ -1,6 +1,7 @@
 """A small driver over the engine for the domain tests: one event, its coordinator, and people by token."""
 from __future__ import annotations
 
+import json
 import secrets
 import uuid
 
@@ -142,3 +143,18 @@ class Picket:
     def snapshot(self, who=None) -> dict:
         """A role's snapshot."""
         return self.q.snapshot(who or self.coord)
+
+
+def apply_patch(block: dict, patch: dict) -> dict:
+    """What static/js/net.js applyPatch does: set each dotted path on a copy."""
+    out = json.loads(json.dumps(block))
+    for path, value in patch.items():
+        *head, last = path.split(".")
+        node = out
+        for k in head:
+            node = node[int(k)] if isinstance(node, list) else node[k]
+        if isinstance(node, list):
+            node[int(last)] = value
+        else:
+            node[last] = value
+    return out

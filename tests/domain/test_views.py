@@ -8,7 +8,7 @@ from coordinator.domain import views
 from coordinator.domain.line import FEW, shifts
 
 from . import naive_views as naive
-from .harness import apply_moves
+from .harness import apply_moves, apply_patch
 
 PUBLIC_KEYS = {"event", "spots", "counts", "est", "eta_new", "next", "through_at"}
 
@@ -211,3 +211,39 @@ def test_payloads_equal_naive_builders_past_and_log_limits(make_picket):
     p.c("call_next")
     naive.same_payloads(p)
     naive.same_payloads(p, p.c("end"))
+
+
+# ---------------------------------------------------------------- patches of the public block (`state` messages)
+
+json_leaf = st.none() | st.booleans() | st.integers(-5, 5) | st.sampled_from(["a", "b"])
+json_tree = st.recursive(json_leaf, lambda kids: st.lists(kids, max_size=3) | st.dictionaries(
+    st.sampled_from(["x", "y", "z"]), kids, max_size=3), max_leaves=12)
+
+
+@given(st.dictionaries(st.sampled_from(["event", "spots", "counts"]), json_tree),
+       st.dictionaries(st.sampled_from(["event", "spots", "counts"]), json_tree))
+@settings(max_examples=300, deadline=None)
+def test_patch_applied_to_the_old_block_gives_the_new_one(old, new):
+    """Whatever changed (values, types, lengths, keys), the patch rebuilds the new block exactly, or says 'whole'."""
+    patch = views.public_patch(old, new)
+    if patch is None:
+        assert old.keys() != new.keys()
+    else:
+        assert apply_patch(old, patch) == new
+
+
+def test_patch_of_a_call_is_small(make_picket):
+    """A call changes a few fields of the public block: the patch holds those and nothing else."""
+    p = make_picket(auto_call=False)
+    p.start()
+    crowd(p, [f"Person {i}" for i in range(12)])
+    before = p.snapshot(p.observer())["public"]
+    p.c("call_next")
+    after = p.snapshot(p.observer())["public"]
+    patch = views.public_patch(before, after)
+    assert apply_patch(before, patch) == after
+    assert patch["spots.0.status"] == "called" and patch["counts.line"] == 11
+    assert not any(k.startswith("event") for k in patch)  # the event did not change
+    assert len(json.dumps(patch, separators=(",", ":"))) < len(json.dumps(after, separators=(",", ":"))) / 3
+    assert views.public_patch(after, after) == {}
+    assert views.public_patch(None, after) is None

@@ -52,7 +52,9 @@ async def _scenario(url_a: str, url_b: str, ev: dict) -> dict:
         await wait_for(lambda: any(m["me"]["state"] == "called" for m in mine.got["me"]),
                        what="the phone on A to hear it was called")
         await wait_for(lambda: watcher.last_v() >= called["v"], what="the board on A to get the call's version")
-        assert any(s["public"]["spots"][0]["called_ticket"] == joined["result"]["ticket"]
+        # (a `state` carries the whole public block, or only what changed: `patch`, see docs/protocol.md)
+        assert any(s.get("public", {}).get("spots", [{}])[0].get("called_ticket") == joined["result"]["ticket"]
+                   or s.get("patch", {}).get("spots.0.called_ticket") == joined["result"]["ticket"]
                    for s in watcher.got["state"])
 
         # Nobody checks in: after the 15 s grace one of the two tickers records the no-show.
@@ -112,3 +114,51 @@ async def _presence(a, b, ev: dict, start_another) -> None:
     finally:
         for p in (on_a, on_b, coord):
             await p.close()
+
+
+def _redis_db(url: str, n: int) -> str:
+    """The same Redis server with another database number (which pub/sub ignores)."""
+    return url.rsplit("/", 1)[0] + f"/{n}"
+
+
+def test_a_second_installation_on_the_same_redis_hears_nothing(server_factory, tmp_path, redis_url):
+    """Two installations (own instance folder, secret key and database) share one Redis server with different
+    database numbers. Their events have the same id (1), so with a shared channel a board on B would get A's
+    broadcasts. A's announcement must never reach B, while B's own does (which is also when we stop waiting)."""
+    a = server_factory(message_queue=_redis_db(redis_url, 1), extra_env={"PICKET_INSTANCE_PATH": str(tmp_path / "a")})
+    b = server_factory(message_queue=_redis_db(redis_url, 2), extra_env={"PICKET_INSTANCE_PATH": str(tmp_path / "b")})
+    ev_a, ev_b = create_event(a.url), create_event(b.url)
+    got = realclients.run(_two_installations(a.url, b.url, ev_a, ev_b))
+    assert got["b"] == ["only B"], got
+    assert got["a"] == ["only A"], got
+
+
+async def _two_installations(url_a: str, url_b: str, ev_a: dict, ev_b: dict) -> dict:
+    """A board on each installation; each coordinator announces once; returns what each board heard."""
+    board_a = await Peer(url_a, {"event": ev_a["slug"]}).connect()
+    board_b = await Peer(url_b, {"event": ev_b["slug"]}).connect()
+    try:
+        for url, ev, text in ((url_a, ev_a, "only A"), (url_b, ev_b, "only B")):
+            ack = await asyncio.to_thread(realclients.http_action, url, ev["slug"], ev["token"], "broadcast",
+                                          {"text": text})
+            assert ack["ok"], ack
+        for board in (board_a, board_b):
+            await wait_for(lambda: board.got["announcement"], what="each board's own announcement")
+        # A's announcement was published before B's was sent; on a shared channel B's process would read it first,
+        # so by the time B's own arrives, A's would already be there.
+        return {"a": [m["text"] for m in board_a.got["announcement"]],
+                "b": [m["text"] for m in board_b.got["announcement"]]}
+    finally:
+        await board_a.close()
+        await board_b.close()
+
+
+def test_the_default_channel_follows_the_secret_key():
+    """Processes sharing SECRET_KEY share the channel; another key gives another; the setting wins; the name does
+    not contain the key."""
+    from coordinator import message_channel
+    one = message_channel({"SECRET_KEY": "k" * 64})
+    assert one == message_channel({"SECRET_KEY": "k" * 64})
+    assert one != message_channel({"SECRET_KEY": "j" * 64})
+    assert "k" * 8 not in one and one.startswith("picket-")
+    assert message_channel({"SECRET_KEY": "k" * 64, "MESSAGE_QUEUE_CHANNEL": "mine"}) == "mine"
