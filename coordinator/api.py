@@ -7,7 +7,7 @@ from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy import exc as sa_exc
 
 from . import addrlimit, queue, ratelimit
-from .broadcast import publish
+from .broadcast import log_failure, publish
 from .domain import DomainError
 from .domain.errors import STATUS_BY_CODE, BadRequest, Busy
 from .domain.store import is_busy
@@ -138,8 +138,8 @@ def act(slug: str, name: str):
     out = queue().perform(who, name, data.get("args"), op)
     try:
         publish(current_app._get_current_object(), out)
-    except Exception:  # noqa: BLE001 - the change is committed: answer ok; clients resync on the version gap
-        log.exception("broadcast after a committed action failed")
+    except Exception as e:  # noqa: BLE001 - the change is committed: answer ok; clients resync on the version gap
+        log_failure("broadcast after a committed action", e)
     return jsonify({"ok": True, "result": out.result, "v": out.v, "replay": out.replay, "server_now": out.server_now})
 
 

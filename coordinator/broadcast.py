@@ -261,7 +261,7 @@ class Outbox:
                     for pid in sorted(touched):
                         socketio.emit("me", q.me(event_id, pid), to=personal_room(pid))
         except Exception as e:  # a purged event or a database hiccup: clients resync with a snapshot
-            _failed("delayed broadcast", e)
+            log_failure("delayed broadcast", e)
 
     def console(self, app: Flask, event_id: int) -> None:
         """Rebuild the coordinators' view now, or once at the end of the current window."""
@@ -300,12 +300,13 @@ class Outbox:
             with self.lock:
                 self._slot(event_id)["console_gap"] = 3 * took
         except Exception as e:  # the next change or presence update sends a fresh one
-            _failed("delayed console update", e)
+            log_failure("delayed console update", e)
 
 
 
-def _failed(what: str, e: Exception) -> None:
-    """Log a failed background send: one line when the database was only busy, a traceback otherwise."""
+def log_failure(what: str, e: Exception) -> None:
+    """Log a send that failed after its change was committed: one line when the database was only busy or away for a
+    moment (a restart), a traceback otherwise. Clients resync on the version gap either way."""
     if is_busy(e):
         log.warning("%s skipped, database busy: %s", what, e.__class__.__name__)
     else:

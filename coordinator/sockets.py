@@ -8,7 +8,8 @@ from flask_socketio import join_room, leave_room
 from socketio.exceptions import ConnectionRefusedError as Refused
 
 from . import queue, ratelimit, readiness
-from .broadcast import BYE_DELETED, BYE_REVOKED, coordinator_room, personal_room, publish, push_console, room
+from .broadcast import (BYE_DELETED, BYE_REVOKED, coordinator_room, log_failure, personal_room, publish, push_console,
+                        room)
 from .domain import DomainError
 from .domain.errors import Busy
 from .domain.store import is_busy
@@ -120,8 +121,8 @@ def on_action(data=None):
         session["who"] = who
     try:
         publish(app, out)
-    except Exception:  # noqa: BLE001 - the change is committed: answer ok; other clients resync on the version gap
-        log.exception("broadcast after a committed action failed")
+    except Exception as e:  # noqa: BLE001 - the change is committed: answer ok; clients resync on the version gap
+        log_failure("broadcast after a committed action", e)
     return {"ok": True, "result": out.result, "v": out.v, "replay": out.replay, "server_now": out.server_now}
 
 

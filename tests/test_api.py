@@ -431,3 +431,37 @@ def test_failed_broadcast_does_not_fail_a_committed_http_action(client, event, m
     monkeypatch.setattr(api, "publish", fail)
     body = ok(post(client, event["slug"], "start", crd(event)))
     assert observer_view(client, event["slug"])["v"] == body["v"]
+
+
+def _db_gone() -> Exception:
+    """What SQLAlchemy raises when PostgreSQL restarts under an open connection."""
+    from sqlalchemy.exc import OperationalError
+    return OperationalError("COMMIT", {}, Exception("server closed the connection unexpectedly"),
+                            connection_invalidated=True)
+
+
+@pytest.mark.parametrize("via", ["http", "socket"])
+def test_broadcast_meeting_a_restarting_database_logs_one_line(app, client, event, caplog, monkeypatch, via):
+    """A change is committed, then its broadcast finds the database gone for a moment (a PostgreSQL restart): the
+    action still answers ok, clients resync on the version gap, and the log has one line, not a traceback."""
+    import logging
+
+    from coordinator import api, sockets
+    from coordinator.extensions import socketio
+
+    def gone(app, out):
+        raise _db_gone()
+    monkeypatch.setattr(api, "publish", gone)
+    monkeypatch.setattr(sockets, "publish", gone)
+    caplog.set_level(logging.WARNING)
+    if via == "http":
+        r = client.post(f"/api/events/{event['slug']}/actions/broadcast", json={"op": new_op(), "args": {"text": "x"}},
+                        headers={"X-Coordinator-Token": event["token"]})
+        assert r.json["ok"], r.json
+    else:
+        sio = socketio.test_client(app, auth={"event": event["slug"], "coordinator": event["token"]},
+                                   flask_test_client=client)
+        ack = sio.emit("action", {"action": "broadcast", "op": new_op(), "args": {"text": "x"}}, callback=True)
+        assert ack["ok"], ack
+    lines = [r for r in caplog.records if "broadcast after a committed action" in r.getMessage()]
+    assert len(lines) == 1 and lines[0].exc_info is None, [(r.getMessage(), r.exc_info) for r in lines]
