@@ -130,7 +130,7 @@
       else showError(err.code);
     },
     onServerTime: function (offset) { store.set("offset", String(offset)); },
-    onPending: function () { renderPending(); }
+    onPending: function () { renderUnsent(); }
   });
 
   /** Remember the latest view on this phone, so a reload without network shows it (marked as stale). */
@@ -185,7 +185,7 @@
     setText(st, isStale ? fmt(T.stale_ago, {time: hhmm(at), ago: duration(Date.now() - at)}) : "");
     show(st, !!isStale);
     document.body.classList.toggle("is-stale", !!isStale);
-    renderPending();
+    renderUnsent();
   }
 
   /** When the view shown was last known to be current: the last message, or the last packet heard while the
@@ -213,7 +213,7 @@
   }
 
   /** Actions tapped while the link is down wait in net.js and go out once it is back: say so. */
-  function renderPending() {
+  function renderUnsent() {
     var el = $("pending");
     if (!el) return;
     var waiting = client.pendingActions() > 0 && (status !== "live" || client.isSilent());
