@@ -5,6 +5,8 @@ and then only observers get them); a participant additionally gets its own `me` 
 """
 from __future__ import annotations
 
+import json
+
 from sqlalchemy import and_, bindparam, exists, func, select
 from sqlalchemy.orm import Session
 
@@ -282,11 +284,16 @@ def moves(before: list[int], after: list[int]) -> tuple[list[int], list[list[int
 DERIVED_FOR_PARTICIPANTS = ("eta_new",)
 
 
+def _wire_len(part: dict) -> int:
+    """The bytes a piece of a patch takes in the JSON sent (compact separators, as Socket.IO sends it)."""
+    return len(json.dumps(part, separators=(",", ":"), ensure_ascii=False).encode())
+
+
 def public_patch(old: dict | None, new: dict, skip: tuple = ()) -> dict | None:
     """What changed from one public block to the next, as {"dotted.path": new value} (None: send the whole block).
 
     Dicts with the same keys and lists of the same length are compared member by member (list members by index:
-    "spots.0.status"); anything else that differs is replaced whole. Applying the patch to `old` gives exactly `new`
+    "spots.0.status"), unless the list sent whole is shorter; anything else that differs is replaced whole. Applying the patch to `old` gives exactly `new`
     (static/js/net.js, applyPatch), except the top-level keys in `skip`, left out. Keys never contain a dot.
     """
     if not isinstance(old, dict) or not isinstance(new, dict):
@@ -294,18 +301,21 @@ def public_patch(old: dict | None, new: dict, skip: tuple = ()) -> dict | None:
     out: dict = {}
     old, new = {k: v for k, v in old.items() if k not in skip}, {k: v for k, v in new.items() if k not in skip}
 
-    def walk(a, b, path: str) -> None:
-        """Record the differences of a and b under `path`."""
+    def walk(a, b, path: str, into: dict) -> None:
+        """Record the differences of a and b under `path` into `into`."""
         if a == b:
             return
         if isinstance(a, dict) and isinstance(b, dict) and a.keys() == b.keys():
             for k in b:
-                walk(a[k], b[k], f"{path}.{k}" if path else k)
+                walk(a[k], b[k], f"{path}.{k}" if path else k, into)
         elif isinstance(a, list) and isinstance(b, list) and len(a) == len(b) and path:
+            members: dict = {}
             for i, (x, y) in enumerate(zip(a, b)):
-                walk(x, y, f"{path}.{i}")
+                walk(x, y, f"{path}.{i}", members)
+            # A list of small values that all moved (the next tickets) is shorter sent whole than index by index.
+            into.update(members if _wire_len(members) <= _wire_len({path: b}) else {path: b})
         else:
-            out[path] = b
+            into[path] = b
 
-    walk(old, new, "")
+    walk(old, new, "", out)
     return None if "" in out else out

@@ -247,3 +247,12 @@ def test_patch_of_a_call_is_small(make_picket):
     assert len(json.dumps(patch, separators=(",", ":"))) < len(json.dumps(after, separators=(",", ":"))) / 3
     assert views.public_patch(after, after) == {}
     assert views.public_patch(None, after) is None
+
+
+def test_a_list_sent_whole_when_that_is_shorter():
+    """The next tickets all move on a call: the list whole is fewer bytes than three index paths. A long member
+    with one changed field still goes by its path."""
+    assert views.public_patch({"next": [1, 2, 3]}, {"next": [2, 3, 4]}) == {"next": [2, 3, 4]}
+    old = {"spots": [{"label": "The long label of a spot", "status": "free"}]}
+    new = {"spots": [{"label": "The long label of a spot", "status": "called"}]}
+    assert views.public_patch(old, new) == {"spots.0.status": "called"}
