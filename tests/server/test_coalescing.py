@@ -147,16 +147,16 @@ def test_a_background_send_that_finds_the_database_busy_logs_one_line(caplog):
 
     from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-    from coordinator.broadcast import _failed
+    from coordinator.broadcast import log_failure
     with caplog.at_level(logging.WARNING, logger="coordinator.broadcast"):
         try:
             raise PoolTimeout("QueuePool limit of size 1 overflow 0 reached")
         except PoolTimeout as e:
-            _failed("delayed console update", e)
+            log_failure("delayed console update", e)
         try:
             raise RuntimeError("a bug")
         except RuntimeError as e:
-            _failed("delayed broadcast", e)
+            log_failure("delayed broadcast", e)
     busy, bug = caplog.records
     assert (busy.levelname, busy.exc_info) == ("WARNING", None)
     assert busy.getMessage() == "delayed console update skipped, database busy: TimeoutError"
