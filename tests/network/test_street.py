@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import re
 import time
-import uuid
 
 import pytest
 import requests
 from playwright.sync_api import expect
 
 from network.proxy import PROFILES
+from tests.browser.test_participant import console, coord, create_event
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 WAIT = 30_000  # ms: a congested cell at 128 kbit/s with stalls, on a small shared machine
@@ -33,31 +33,11 @@ CUT_S = {"cut": 10}  # s; other profiles end their cut as soon as the page has s
 
 # ---------------------------------------------------------------- the coordinator (straight to the server)
 
-def create_event(server) -> dict:
+def street_event(server) -> dict:
     """A started event with one spot, manual calls, 'get ready' at place 2."""
-    r = requests.post(server.url + "/api/events", json={
-        "title": "Пикет", "spots": [{"label": "A"}], "auto_call": False, "ready_at": 2}, timeout=10)
-    assert r.status_code == 201, r.text
-    ev = {"slug": r.json()["event"]["event"]["slug"], "token": r.json()["coordinator_token"]}
+    ev = create_event(server, title="Пикет", location="", ready_at=2)
     coord(server, ev, "start")
     return ev
-
-
-def coord(server, ev: dict, action: str, **args) -> dict:
-    """A coordinator action over HTTP (asserting it succeeded)."""
-    r = requests.post(f"{server.url}/api/events/{ev['slug']}/actions/{action}",
-                      json={"op": uuid.uuid4().hex, "args": args},
-                      headers={"X-Coordinator-Token": ev["token"]}, timeout=10)
-    assert r.ok and r.json()["ok"], r.text
-    return r.json()
-
-
-def console(server, ev: dict) -> dict:
-    """The coordinator's snapshot."""
-    r = requests.get(f"{server.url}/api/events/{ev['slug']}/snapshot",
-                     headers={"X-Coordinator-Token": ev["token"]}, timeout=10)
-    assert r.ok, r.text
-    return r.json()["data"]
 
 
 def entry_of(server, ev: dict, name: str) -> dict:
@@ -99,7 +79,7 @@ def assert_clock_not_behind(page) -> None:
 def test_a_phone_on_a_street_network(name, street_server, street, phone):
     """Get ready, a cut with a tap while offline, the turn, and the truth after the link returns."""
     server, proxy = street_server, street(TEST_PROFILES[name])
-    ev = create_event(server)
+    ev = street_event(server)
     coord(server, ev, "add_walk_in", pseudonym="Первый")
     coord(server, ev, "add_walk_in", pseudonym="Второй")
     page = phone().new_page()
