@@ -5,6 +5,7 @@ PICKET_REQUIRE_SERVICES=1 (set by .ci/run), which turns every such skip into a f
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
@@ -132,9 +133,10 @@ def redis_url():
 
 # ---------------------------------------------------------------- Flask app (threading mode, in-process)
 
-@pytest.fixture
-def app(tmp_path):
-    """The app on a fresh SQLite file, in threading mode, with a fake clock and no ticker."""
+@contextlib.contextmanager
+def app_with(tmp_path, **overrides):
+    """The app on a fresh SQLite file, in threading mode, with a fake clock and no ticker; `overrides` change settings
+    (the proof-of-work and address-limit tests switch those on)."""
     from coordinator import create_app
     from coordinator.domain import FakeClock
     from coordinator.extensions import db
@@ -143,14 +145,23 @@ def app(tmp_path):
         "ASYNC_MODE": "threading", "CLOCK": FakeClock(), "RUN_TICKER": False, "PUSH_ALLOW_INSECURE": True,
         "BROADCAST_WINDOW_MS": 0,  # every change sent at once, so tests can count messages
         # Joins without proof of work and no address limits (every test client is 127.0.0.1): the tests of those
-        # (tests/test_pow.py, tests/test_addrlimit.py) switch them on.
-        "POW_REQUIRED": False, "ADDR_LIMITS": False,
+        # (tests/test_pow.py, tests/test_privacy_joining.py) switch them on.
+        "POW_REQUIRED": False, "ADDR_LIMITS": False, **overrides,
     })
     with app.app_context():
         db.create_all()
-    yield app
-    with app.app_context():
-        db.engine.dispose()
+    try:
+        yield app
+    finally:
+        with app.app_context():
+            db.engine.dispose()
+
+
+@pytest.fixture
+def app(tmp_path):
+    """The test app with default test settings."""
+    with app_with(tmp_path) as app:
+        yield app
 
 
 @pytest.fixture

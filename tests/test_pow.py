@@ -8,30 +8,15 @@ import json
 import altcha
 import pytest
 
-from coordinator import create_app
-from coordinator.domain import FakeClock
 from coordinator.extensions import db, socketio
-from conftest import new_op, new_token
+from conftest import new_op, new_token, app_with
 
 
 @pytest.fixture
 def app(tmp_path):
     """The app with proof of work required (cheap: 16 attempts of 1 iteration) and address limits on."""
-    app = create_app({
-        "TESTING": True, "SECRET_KEY": "test", "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/app.db",
-        "ASYNC_MODE": "threading", "CLOCK": FakeClock(), "RUN_TICKER": False, "BROADCAST_WINDOW_MS": 0,
-        "POW_REQUIRED": True, "POW_COST": 1, "POW_PREFIX": "0", "ADDR_LIMITS": True, "ADDR_BURST": 50,
-    })
-    with app.app_context():
-        db.create_all()
-    yield app
-    with app.app_context():
-        db.engine.dispose()
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
+    with app_with(tmp_path, POW_REQUIRED=True, POW_COST=1, POW_PREFIX="0", ADDR_LIMITS=True, ADDR_BURST=50) as app:
+        yield app
 
 
 def make_event(client, **spec) -> dict:

@@ -9,10 +9,7 @@ from pathlib import Path
 import altcha
 import pytest
 
-from coordinator import create_app
-from coordinator.domain import FakeClock
-from coordinator.extensions import db
-from conftest import new_op, new_token
+from conftest import new_op, new_token, app_with
 
 FAKE_IP = "198.51.100.23"
 USER_AGENT = "Mozilla/5.0 (FloodProbe) UniqueAgentString/1.2"
@@ -20,17 +17,9 @@ USER_AGENT = "Mozilla/5.0 (FloodProbe) UniqueAgentString/1.2"
 
 @pytest.fixture
 def app(tmp_path):
-    app = create_app({
-        "TESTING": True, "SECRET_KEY": "test", "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/app.db",
-        "ASYNC_MODE": "threading", "CLOCK": FakeClock(), "RUN_TICKER": False, "BROADCAST_WINDOW_MS": 0,
-        "POW_REQUIRED": True, "POW_COST": 1, "POW_PREFIX": "0", "ADDR_LIMITS": True,
-        "ADDR_BURST": 2, "ADDR_PER_MINUTE": 1, "ADDR_MAX_DEBT": 1,
-    })
-    with app.app_context():
-        db.create_all()
-    yield app
-    with app.app_context():
-        db.engine.dispose()
+    with app_with(tmp_path, POW_REQUIRED=True, POW_COST=1, POW_PREFIX="0", ADDR_LIMITS=True,
+                  ADDR_BURST=2, ADDR_PER_MINUTE=1, ADDR_MAX_DEBT=1) as app:
+        yield app
 
 
 def test_join_defences_keep_no_address(app, caplog, capsys):
