@@ -2,6 +2,7 @@
 from __future__ import annotations
 import _paths  # noqa: F401 - first: puts tests/server on the path
 
+import contextlib
 import secrets
 import time
 
@@ -103,9 +104,10 @@ def test_redis_away_for_20_seconds(start_server, private_redis, pg_url):
         assert "Traceback" not in out and "Cannot publish" not in out, out[-3000:]
 
 
-async def _outage(a, b, redis_server, ev: dict) -> None:
-    """The scenario of the test above."""
-    import asyncio
+@contextlib.asynccontextmanager
+async def _picket(a, b, ev: dict):
+    """Four phones (on A and B in turn) and a coordinator (on B); the first two phones have joined. Yields
+    (phones, coordinator, acknowledged entry ids); every client is closed afterwards."""
     slug = ev["slug"]
     phones = [await Peer(srv.url, participant_auth(slug, secrets.token_urlsafe(32))).connect() for srv in (a, b, a, b)]
     coord = await Peer(b.url, coordinator_auth(slug, ev["token"])).connect()
@@ -115,6 +117,27 @@ async def _outage(a, b, redis_server, ev: dict) -> None:
             ack = await p.act("join", {"pseudonym": f"Before{i}"})
             assert ack["ok"], ack
             acked.append(ack["result"]["entry"])
+        yield phones, coord, acked
+    finally:
+        for p in phones + [coord]:
+            await p.close()
+
+
+async def _everyone_sees_it(a, ev: dict, phones: list, coord, acked: list) -> None:
+    """The coordinator starts the line: every client catches up with that version, and every acknowledged join is in
+    the line."""
+    import asyncio
+    started = await coord.act("start")
+    assert started["ok"], started
+    await wait_for(lambda: all(p.last_v() >= started["v"] for p in phones + [coord]), what="every client to catch up")
+    line = {e["id"] for e in (await asyncio.to_thread(http_snapshot, a.url, ev["slug"], ev["token"]))["line"]}
+    assert set(acked) <= line, (acked, line)
+
+
+async def _outage(a, b, redis_server, ev: dict) -> None:
+    """The scenario of the test above."""
+    import asyncio
+    async with _picket(a, b, ev) as (phones, coord, acked):
         await asyncio.to_thread(redis_server.stop)
         stopped = time.monotonic()
         await wait_for(lambda: a.health() == 503 and b.health() == 503, what="both processes to say not ready")
@@ -129,15 +152,7 @@ async def _outage(a, b, redis_server, ev: dict) -> None:
             ack = await p.act("join", {"pseudonym": "After"}, op=op)
             assert ack["ok"], ack
             acked.append(ack["result"]["entry"])
-        called = await coord.act("start")
-        assert called["ok"], called
-        everyone = phones + [coord]
-        await wait_for(lambda: all(p.last_v() >= called["v"] for p in everyone), what="every client to catch up")
-        line = {e["id"] for e in (await asyncio.to_thread(http_snapshot, a.url, slug, ev["token"]))["line"]}
-        assert set(acked) <= line, (acked, line)
-    finally:
-        for p in phones + [coord]:
-            await p.close()
+        await _everyone_sees_it(a, ev, phones, coord, acked)
 
 
 @pytest.fixture
@@ -167,15 +182,7 @@ def test_postgresql_restarted(start_server, private_redis, private_pg):
 async def _pg_restart(a, b, pg, ev: dict) -> None:
     """Join two, restart PostgreSQL, join two more with retries, start the line: everyone sees it."""
     import asyncio
-    slug = ev["slug"]
-    phones = [await Peer(srv.url, participant_auth(slug, secrets.token_urlsafe(32))).connect() for srv in (a, b, a, b)]
-    coord = await Peer(b.url, coordinator_auth(slug, ev["token"])).connect()
-    acked = []
-    try:
-        for i, p in enumerate(phones[:2]):
-            ack = await p.act("join", {"pseudonym": f"Before{i}"})
-            assert ack["ok"], ack
-            acked.append(ack["result"]["entry"])
+    async with _picket(a, b, ev) as (phones, coord, acked):
         await asyncio.to_thread(pg.stop)
         down = [await p.act("join", {"pseudonym": "During"}) for p in phones[2:]]
         assert all(not d["ok"] and d["error"]["code"] == "busy" for d in down), down
@@ -189,11 +196,4 @@ async def _pg_restart(a, b, pg, ev: dict) -> None:
                 await asyncio.sleep(0.5)
             assert ack["ok"], ack
             acked.append(ack["result"]["entry"])
-        started = await coord.act("start")
-        assert started["ok"], started
-        await wait_for(lambda: all(p.last_v() >= started["v"] for p in phones + [coord]), what="clients to catch up")
-        line = {e["id"] for e in (await asyncio.to_thread(http_snapshot, a.url, slug, ev["token"]))["line"]}
-        assert set(acked) <= line, (acked, line)
-    finally:
-        for p in phones + [coord]:
-            await p.close()
+        await _everyone_sees_it(a, ev, phones, coord, acked)
