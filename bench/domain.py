@@ -88,7 +88,7 @@ class Bench:
         """A new participant joins; returns (principal, entry id)."""
         who = self.q.authenticate({"event": self.slug, "participant": secrets.token_urlsafe(32)})
         out = self.q.perform(who, "join", {"pseudonym": f"P{secrets.token_hex(3)}"}, op_id())
-        return who, out.result["entry"]
+        return who.as_participant(out.participant_id), out.result["entry"]
 
     def call_skip(self):
         """Call the first person, then skip them back to 2nd place: the line keeps its length."""

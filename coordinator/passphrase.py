@@ -1,8 +1,9 @@
 """Optional coordinator passphrases, hashed with Argon2id (argon2-cffi).
 
 Argon2 is slow on purpose (tens of milliseconds). Under eventlet or gevent a plain call would stop every other
-connection for that long, so the entry point hands in `offload`: a way to run a function in a real OS thread
-(eventlet's tpool, gevent's threadpool) while the event loop goes on. argon2-cffi releases the GIL while it hashes.
+connection for that long, so the entry point hands `create_app` an `offload`: a way to run a function in a real OS
+thread (eventlet's tpool, gevent's threadpool) while the event loop goes on. argon2-cffi releases the GIL while it
+hashes. The engine checks passphrases through a `Passphrases` given to it (coordinator/domain does not import this).
 """
 from __future__ import annotations
 
@@ -14,42 +15,53 @@ from typing import Callable
 from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError
 
-from .domain.errors import BadRequest, DomainError
+from .domain.errors import BadRequest, DomainError, PassphraseRequired
 
 _hasher = PasswordHasher()
 
 
-def _direct(fn: Callable, *args):
+def direct(fn: Callable, *args):
     """Run in the calling thread (threading mode, tests, the command line)."""
     return fn(*args)
 
 
-offload: Callable = _direct
+class Passphrases:
+    """Hashing and checking coordinator passphrases, each Argon2 call run through `offload`."""
 
+    def __init__(self, offload: Callable = direct):
+        """`offload(fn, *args)` runs fn where it does not stop the event loop (see the module's docstring)."""
+        self.offload = offload
 
-def hash_passphrase(value: object) -> str | None:
-    """Hash a passphrase of 8-200 characters (empty: none)."""
-    if value in (None, ""):
-        return None
-    if not isinstance(value, str) or not 8 <= len(value) <= 200:
-        raise BadRequest("The passphrase must be 8 to 200 characters.")
-    return offload(_hasher.hash, value)
+    def hash(self, value: object) -> str | None:
+        """Hash a passphrase of 8-200 characters (empty: none)."""
+        if value in (None, ""):
+            return None
+        if not isinstance(value, str) or not 8 <= len(value) <= 200:
+            raise BadRequest("'passphrase' must be 8 to 200 characters.")  # quoted: the form marks the field
+        return self.offload(_hasher.hash, value)
 
+    def matches(self, stored: str | None, given: object) -> bool:
+        """True when no passphrase is set or the given one matches."""
+        if not stored:
+            return True
+        try:
+            return isinstance(given, str) and self.offload(_hasher.verify, stored, given)
+        except VerificationError:
+            return False
 
-def check_passphrase(stored: str | None, given: object) -> bool:
-    """True when no passphrase is set or the given one matches."""
-    if not stored:
-        return True
-    try:
-        return isinstance(given, str) and offload(_hasher.verify, stored, given)
-    except VerificationError:
-        return False
+    def verify(self, stored: str, given: object, link: str) -> None:
+        """Refuse a wrong passphrase; wrong guesses for one link (`link`: its token's hash) are slowed down."""
+        GUESSES.check(link)
+        if not self.matches(stored, given):
+            GUESSES.failed(link)
+            raise PassphraseRequired("The passphrase is wrong.")
+        GUESSES.succeeded(link)
 
 
 class TooManyGuesses(DomainError):
     """Too many wrong passphrases for this coordinator link lately; `retry_after` says in how many seconds to try."""
 
-    code, status = "rate_limited", 429
+    code = "rate_limited"
 
     def __init__(self, retry_after: float):
         super().__init__("Too many wrong passphrases; wait a little and try again.")

@@ -7,7 +7,7 @@ rolls back, so an error changes nothing.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 from sqlalchemy import delete, func, select
@@ -21,9 +21,10 @@ from .models import (LINE_STATES, LIVE_STATES, Announcement, Connection, Coordin
 from .tokens import hash_token, new_token
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Principal:
-    """Who is acting: an observer, a participant (by token) or a coordinator."""
+    """Who is acting: an observer, a participant (by token) or a coordinator. Read-only: what an action changes about
+    the caller (a join's new participant id) comes back in its `Outcome`."""
 
     role: str
     event_id: int
@@ -45,6 +46,10 @@ class Principal:
     def actor_label(self) -> str:
         """How the event log names this caller."""
         return self.label if self.role == "coordinator" else "participant"
+
+    def as_participant(self, participant_id: int | None) -> "Principal":
+        """The same caller with another participant id (after a join or a deletion, or a fresher read)."""
+        return replace(self, participant_id=participant_id)
 
 
 @dataclass
@@ -122,11 +127,6 @@ def new_entry(ctx: ln.Ctx, name: str, participant_id: int | None, position: int 
     return entry
 
 
-def leave_spot(ctx: ln.Ctx, entry: Entry, state: str, action_name: str) -> None:
-    """Take an entry out of the line or off its spot."""
-    ln.finish(ctx, entry, state, action_name)
-
-
 UNDO_FIELDS = ("state", "spot_id", "called_at", "deadline_at", "arrived_at", "started_at", "ends_at", "finished_at")
 
 
@@ -157,12 +157,12 @@ def join(ctx, who: Principal, args):
             participant.live_at = ctx.now  # joined from an open live page (a script over HTTP has none)
         ctx.session.add(participant)
         ctx.session.flush()
-        who.participant_id = participant.id
-    live = ctx.session.scalars(select(Entry).where(Entry.participant_id == who.participant_id,
+        ctx.participant_id = participant.id  # the Outcome tells the caller
+    live = ctx.session.scalars(select(Entry).where(Entry.participant_id == ctx.participant_id,
                                                    Entry.state.in_(LIVE_STATES + ("pending",)))).first()
     if live is not None:
         return entry_result(live) | {"already": True}
-    return gated_entry(ctx, args, name, who.participant_id)
+    return gated_entry(ctx, args, name, ctx.participant_id)
 
 
 def gated_entry(ctx: ln.Ctx, args: dict, name: str, participant_id: int, detail: str = "") -> dict:
@@ -300,7 +300,7 @@ def delete_me(ctx, who, args):
     ctx.touched.discard(who.participant_id)
     ctx.changed = True
     ctx.logs.append(LogRow(event_id=ctx.event.id, at=ctx.now, actor="participant", action="delete_me", detail=""))
-    who.participant_id = None
+    ctx.participant_id = None
     return {"deleted": True}
 
 

@@ -33,6 +33,8 @@ class Ctx:
     announcement: dict | None = None
     logs: list = field(default_factory=list)
     undo: dict | None = None  # how to put back the one person this action changed (see actions.remember_for_undo)
+    participant_id: int | None = None  # the calling participant's id as this transaction leaves it (join, delete_me)
+    called: list = field(default_factory=list)  # entries called in this transaction (their phones get an alert)
 
     def log(self, action: str, entry: Entry | None = None, detail: str = "") -> None:
         """Record an action for the event log (pseudonyms are joined in only when the log is shown)."""
@@ -166,9 +168,36 @@ def call(ctx: Ctx, entry: Entry, spot: Spot, busy_until: int | None) -> None:
     ctx.event.calls += 1
     ctx.session.flush()
     ctx.touch(entry)
+    ctx.called.append(entry)
     ctx.log("call", entry, spot.label)
     if lost:  # the console says why this call will be short
         ctx.log("unreachable", entry, str(grace // 1000))
+
+
+def reached(moves: list, ready_at: int) -> set[int]:
+    """New line positions (<= ready_at) of entries that moved up past the `ready_at` place in this change."""
+    out = set()
+    for lo, hi, d in moves:
+        for p in range(max(lo, ready_at + 1), hi + 1):
+            if p + d <= ready_at:
+                out.add(p + d)
+    return out
+
+
+def alerts(ctx: Ctx, moves: list) -> dict[int, str]:
+    """Whose phone to alert about this change: participant id -> "called" (called in this very change and still
+    called) or "ready" (moved up to the event's `ready_at` place and waiting). Read inside the transaction, so the
+    answer is what the change did, not what the database says a moment later."""
+    kinds = {e.participant_id: "called" for e in ctx.called
+             if e.participant_id and e.state == "called" and e.arrived_at is None and e.called_at == ctx.now}
+    positions = reached(moves, ctx.event.ready_at)
+    if positions:
+        front = ctx.session.execute(select(E.participant_id, E.state).where(in_line(ctx.event.id))
+                                    .order_by(E.rank, E.id).limit(max(positions))).all()
+        for p in sorted(positions):
+            if p <= len(front) and front[p - 1][0] and front[p - 1][1] == "waiting":
+                kinds.setdefault(front[p - 1][0], "ready")
+    return kinds
 
 
 def line_len_at_least(ctx: Ctx, n: int) -> bool:

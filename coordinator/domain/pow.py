@@ -27,8 +27,6 @@ MAX_COST = 5_000_000  # iterations per attempt; a price factor beyond this is re
 class PowError(DomainError):
     """A join without a valid, unspent proof of work."""
 
-    status = 403
-
     def __init__(self, code: str, message: str):
         super().__init__(message, code)
 
@@ -41,7 +39,7 @@ class ProofOfWork:
     """Makes and checks challenges. `cost` and `prefix` set the base price; `factor` multiplies the cost."""
 
     def __init__(self, secret: bytes | str, cost: int = 5000, prefix: str = "00", ttl_ms: int = 300_000,
-                 required: bool = True):
+                 required: bool = True, offload=None):
         self.secret = secret if isinstance(secret, bytes) else secret.encode()
         self.cost, self.prefix, self.ttl_ms, self.required = int(cost), prefix, int(ttl_ms), required
         # Wrong solutions per challenge (by signature): checking one costs the server a derivation, so a challenge
@@ -49,7 +47,7 @@ class ProofOfWork:
         self.lock = threading.Lock()
         self.failures: OrderedDict[str, int] = OrderedDict()
         # How a derivation runs: here, or (eventlet) in an OS thread so the hub keeps serving everyone else.
-        self.offload = lambda fn, *a: fn(*a)
+        self.offload = offload or (lambda fn, *a: fn(*a))
 
     def price(self, factor: float) -> tuple[int, str]:
         """(cost, key prefix) for `factor` times the base price: the cost grows up to 16 times, then the prefix gets

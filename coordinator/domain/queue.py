@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import json
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Mapping, Protocol
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -18,7 +19,7 @@ from . import line as ln
 from . import validation as v
 from . import views
 from .actions import ACTIONS, Principal, apply_settings, spot_labels
-from .errors import BadRequest, Conflict, DomainError, Forbidden, NotFound, Unauthorized
+from .errors import BadRequest, Conflict, DomainError, Forbidden, NotFound, PassphraseRequired, Unauthorized
 from .models import (PURGE_ORDER, Connection, Coordinator, Event, Operation, Participant, PowSpent, ServerProcess,
                      Spot)
 from .pow import Pace, PowError, ProofOfWork
@@ -29,9 +30,11 @@ from .tokens import hash_token, new_slug, new_token, valid_token
 POW_ACTIONS = ("join", "rejoin")  # the actions that add a place in line, and so need a proof of work
 
 
-@dataclass
+@dataclass(frozen=True)
 class Outcome:
-    """What one transaction did, for the caller's answer and for the broadcasts."""
+    """The engine's whole answer to one transaction, read-only: the caller's answer, what to broadcast, whom to alert,
+    which coordinators lost access, and what changed about the caller. The web layer only reads it
+    (coordinator/effects.py turns it into every effect)."""
 
     event_id: int
     slug: str
@@ -45,37 +48,29 @@ class Outcome:
     observer_public: dict | None = None
     gone: list = field(default_factory=list)
     moves: list = field(default_factory=list)
-    touched: set = field(default_factory=set)
+    touched: frozenset = frozenset()  # participants whose own view changed (each gets a fresh `me`)
     announcement: dict | None = None
     server_now: int = 0
-    revoked: list = field(default_factory=list)
+    revoked: tuple = ()  # coordinator ids whose access this change revoked (their sockets are closed)
+    # Push targets: participant id -> "called" (called in this very change) or "ready" (moved up to `ready_at`).
+    alerts: Mapping[int, str] = field(default_factory=dict)
+    # The calling participant's id as the change left it (a join creates it, delete_me removes it), and the personal
+    # rooms (by participant id) the caller's connection leaves and joins because of that.
+    participant_id: int | None = None
+    leave_personal: tuple = ()
+    join_personal: tuple = ()
+
+
+class Passphrases(Protocol):
+    """How the engine checks a coordinator passphrase (coordinator/passphrase.py: Argon2 and a guess throttle)."""
+
+    def verify(self, stored: str, given: object, link: str) -> None:
+        """Return if `given` matches `stored`; raise PassphraseRequired or a rate limit otherwise."""
 
 
 # Actions that delete personal data (a person's rows; a push subscription): their old bytes are scrubbed from the
 # SQLite WAL at once (Store.scrub), as after a panic or a purge.
 SCRUB_AFTER = {"delete_me", "set_push"}
-
-
-class PassphraseRequired(Unauthorized):
-    """The coordinator link is right, but its owner also set a passphrase that was missing or wrong."""
-
-    code = "passphrase_required"
-
-
-def _check_passphrase(stored: str | None, given: object, link: str) -> None:
-    """Refuse a coordinator whose passphrase (when one was set) is missing or wrong; wrong guesses for one link
-    (`link`: its token's hash) are slowed down (passphrase.GuessThrottle)."""
-    if not stored:
-        return
-    if given in (None, ""):
-        raise PassphraseRequired("This coordinator link also needs its passphrase.")
-    from ..passphrase import GUESSES, check_passphrase  # Argon2 only, no Flask; imported late (an import cycle)
-    GUESSES.check(link)
-    if not check_passphrase(stored, given):
-        GUESSES.failed(link)
-        raise PassphraseRequired("The passphrase is wrong.")
-    GUESSES.succeeded(link)
-
 
 
 def stored_answer(text: str, current_v: int) -> tuple[dict, int, str | None]:
@@ -90,9 +85,11 @@ class Queue:
     """The engine over one database."""
 
     def __init__(self, store: Store, clock, max_event_ms: int = 48 * 3600_000, pow: ProofOfWork | None = None,
-                 pace: Pace | None = None):
+                 pace: Pace | None = None, passphrases: Passphrases | None = None):
         self.store = store
         self.clock = clock
+        # Coordinator passphrases (None: none can be checked, so a link that has one is refused).
+        self.passphrases = passphrases
         # Proof of work on joins (None: not asked, as in most engine tests) and how fast each event gets joins.
         self.pow = pow
         self.pace = pace or Pace()
@@ -168,8 +165,19 @@ class Queue:
                     raise BadRequest("A passphrase goes with a coordinator token.")
                 return Principal("observer", ev.id, ev.slug)
         # Argon2 is slow on purpose: verify after the read transaction has ended.
-        _check_passphrase(stored, auth.get("passphrase"), who.token_hash)
+        self._check_passphrase(stored, auth.get("passphrase"), who.token_hash)
         return who
+
+    def _check_passphrase(self, stored: str | None, given: object, link: str) -> None:
+        """Refuse a coordinator whose passphrase (when one was set) is missing or wrong; `link` (its token's hash)
+        keys the slow-down of wrong guesses."""
+        if not stored:
+            return
+        if given in (None, ""):
+            raise PassphraseRequired("This coordinator link also needs its passphrase.")
+        if self.passphrases is None:
+            raise PassphraseRequired("The passphrase is wrong.")
+        self.passphrases.verify(stored, given, link)
 
     # ------------------------------------------------------------ actions
 
@@ -190,21 +198,16 @@ class Queue:
             return self.panic(who)
         args = v.only_fields(args, act.fields)
         spend = self._check_pow(who, act, args, op)
-        had = who.participant_id
         try:
             out = self._perform(who, act, args, op, spend)
-            if act.name in SCRUB_AFTER and out.changed:
-                self.store.scrub()  # the deleted data's old copies leave the WAL now
-            if act.name in POW_ACTIONS and not out.replay and out.changed and not out.result.get("already"):
-                self.pace.joined(who.event_id, out.server_now)
-            return out
         except IntegrityError:
-            who.participant_id = had  # the transaction rolled back: so does what it taught us about the caller
             # A constraint caught a race the locks should have prevented (or a duplicate op id): nothing changed.
             raise Conflict("Someone else changed this at the same moment; look again and retry.")
-        except Exception:
-            who.participant_id = had
-            raise
+        if act.name in SCRUB_AFTER and out.changed:
+            self.store.scrub()  # the deleted data's old copies leave the WAL now
+        if act.name in POW_ACTIONS and not out.replay and out.changed and not out.result.get("already"):
+            self.pace.joined(who.event_id, out.server_now)
+        return out
 
     def challenge(self, slug: str, factor: float = 1.0) -> dict:
         """A proof-of-work challenge for joining an event, priced by its recent joins times `factor` (the caller's
@@ -257,27 +260,28 @@ class Queue:
                 return None
         return self.pow.verify(payload, who.slug, self.clock.now())
 
-    def _perform(self, who: Principal, act, args: dict, op: str, spend: tuple[str, int] | None = None) -> Outcome:
+    def _perform(self, asked: Principal, act, args: dict, op: str, spend: tuple[str, int] | None = None) -> Outcome:
         now = self.clock.now()
         with self.store.write() as s:
-            ev = self.store.lock_event(s, id=who.event_id)
+            ev = self.store.lock_event(s, id=asked.event_id)
             if ev is None:
                 raise NotFound("No such event (it may have ended and been deleted).")
-            self._recheck(s, who)  # before a replay too: a revoked link gets no answers at all
+            who = self._recheck(s, asked)  # before a replay too: a revoked link gets no answers at all
             done = s.scalars(select(Operation).where(Operation.event_id == ev.id, Operation.actor == who.actor_key,
                                                      Operation.op == op)).first()
             if done is not None:  # the first answer, with the version it made (not the current one)
                 result, v_first, first_action = stored_answer(done.result, ev.version)
                 if first_action not in (None, act.name):
                     raise Conflict(f"This op id was already used for '{first_action}'; use a new one.")
-                return Outcome(ev.id, ev.slug, result, v_first, v_first, replay=True, server_now=now)
+                return Outcome(ev.id, ev.slug, result, v_first, v_first, replay=True, server_now=now,
+                               **self._caller(asked, who.participant_id))
             if act.owner_only and not who.owner:
                 raise Forbidden("Only the event's owner may do this.")
             if spend is not None:
                 self._spend(s, ev.id, spend, now)
             if ev.state == "ended" and act.name not in ("settings", "leave", "delete_me", "set_push"):
                 raise DomainError("The event has ended.", "invalid_state")
-            ctx = ln.Ctx(s, ev, now, actor="system")
+            ctx = ln.Ctx(s, ev, now, actor="system", participant_id=who.participant_id)
             ln.watch(s)
             if ev.next_due_at is not None and ev.next_due_at <= now:
                 # The server owns time: what fell due before this action happens first, even if the ticker has not
@@ -296,10 +300,19 @@ class Queue:
             stored = {k: x for k, x in result.items() if k != "token"}
             s.add(Operation(event_id=ev.id, actor=who.actor_key, op=op, created_at=now, result=json.dumps(
                 {"result": stored, "v": out.v, "action": act.name, **({"undo": undo} if undo else {})})))
-            out.result = result
-            if act.name == "revoke" and result.get("revoked"):
-                out.revoked.append(result["coordinator"])
-            return out
+            revoked = (result["coordinator"],) if act.name == "revoke" and result.get("revoked") else ()
+            return replace(out, result=result, revoked=revoked, **self._caller(asked, ctx.participant_id))
+
+    @staticmethod
+    def _caller(asked: Principal, participant_id: int | None) -> dict:
+        """What an action changed about a calling participant: its id now, and the personal rooms to move from the
+        id the caller came with (a join, a deletion, another tab's join or deletion seen here first)."""
+        if asked.role != "participant":
+            return {}
+        had = asked.participant_id
+        return {"participant_id": participant_id,
+                "leave_personal": (had,) if had and had != participant_id else (),
+                "join_personal": (participant_id,) if participant_id and participant_id != had else ()}
 
     @staticmethod
     def _spend(s: Session, event_id: int, spend: tuple[str, int], now: int) -> None:
@@ -310,8 +323,9 @@ class Queue:
         s.execute(delete(PowSpent).where(PowSpent.event_id == event_id, PowSpent.expires_at < now))
         s.add(PowSpent(event_id=event_id, key=key, expires_at=expires_at))
 
-    def _recheck(self, s, who: Principal) -> None:
-        """Credentials can be revoked while a socket stays open: check them inside the transaction."""
+    def _recheck(self, s, who: Principal) -> Principal:
+        """Credentials can be revoked while a socket stays open: check them inside the transaction. Returns the
+        caller as the database knows it now."""
         if who.role == "coordinator":
             row = s.get(Coordinator, who.coordinator_id)
             if row is None or row.revoked_at is not None:
@@ -319,7 +333,8 @@ class Queue:
         elif who.role == "participant":
             # Always from the database: another tab of the same phone may have joined or deleted its data.
             row = s.scalars(select(Participant).where(Participant.token_hash == who.token_hash)).first()
-            who.participant_id = row.id if row else None
+            return who.as_participant(row.id if row else None)
+        return who
 
     def _finish(self, ctx: ln.Ctx) -> Outcome:
         """Bump the version (guarded), schedule the ticker and build the shared broadcast, inside the transaction.
@@ -327,10 +342,9 @@ class Queue:
         The transaction must have called `ln.watch` before it changed anything (for the position moves).
         """
         s, ev = ctx.session, ctx.event
-        out = Outcome(ev.id, ev.slug, v=ev.version, prev_v=ev.version, server_now=ctx.now)
         if not ctx.changed:
-            return out
-        out.gone, out.moves, counts = ln.line_change(s, ev.id)
+            return Outcome(ev.id, ev.slug, v=ev.version, prev_v=ev.version, server_now=ctx.now)
+        gone, moves, counts = ln.line_change(s, ev.id)
         for row in ctx.logs:
             row.line = counts["waiting"] + counts["away"]
         s.add_all(ctx.logs)
@@ -344,13 +358,12 @@ class Queue:
         # What the UPDATE wrote, without reading the row back.
         set_committed_value(ev, "version", old + 1)
         set_committed_value(ev, "next_due_at", due)
-        out.changed, out.v, out.prev_v = True, ev.version, old
-        out.public, named = views.public_blocks(s, ev, ctx.now, counts, spots, held)
-        if ev.show_pseudonyms:
-            out.observer_public = named
-        out.touched = set(ctx.touched)
-        out.announcement = ctx.announcement
-        return out
+        public, named = views.public_blocks(s, ev, ctx.now, counts, spots, held)
+        # Nobody's own view changed, nobody is alerted (as before the alerts moved into the engine).
+        alerts = ln.alerts(ctx, moves) if ctx.touched else {}
+        return Outcome(ev.id, ev.slug, v=ev.version, prev_v=old, changed=True, server_now=ctx.now, public=public,
+                       observer_public=named if ev.show_pseudonyms else None, gone=gone, moves=moves,
+                       touched=frozenset(ctx.touched), announcement=ctx.announcement, alerts=alerts)
 
     def panic(self, who: Principal) -> Outcome:
         """End the event and delete every row of it now."""
@@ -444,10 +457,11 @@ class Queue:
                     "public": views.public(s, ev, now, names=who.role == "observer" and ev.show_pseudonyms),
                     "announcements": views.announcements(s, ev)}
             if who.role == "participant":
-                if who.participant_id is None:
+                pid = who.participant_id
+                if pid is None:  # another tab may have joined since this caller was authenticated
                     row = s.scalars(select(Participant).where(Participant.token_hash == who.token_hash)).first()
-                    who.participant_id = row.id if row else None
-                body["me"] = views.me(s, ev, who.participant_id, now, body["public"]["est"])
+                    pid = row.id if row else None
+                body["me"] = views.me(s, ev, pid, now, body["public"]["est"])
             return body
 
     def me(self, event_id: int, participant_id: int) -> dict:
@@ -518,14 +532,14 @@ class Queue:
             s.execute(delete(ServerProcess).where(ServerProcess.seen_at < now - stale_ms))
         return events
 
-    def push_targets(self, participant_ids: set[int]) -> list[tuple[int, str, dict]]:
-        """Push subscriptions of participants whose state just became 'called' (or near the front)."""
+    def push_subscriptions(self, participant_ids) -> list[tuple[int, dict]]:
+        """(participant id, Web Push subscription) of those of these participants who gave one."""
         if not participant_ids:
             return []
         with self.store.read() as s:
             rows = list(s.execute(select(Participant.id, Participant.push).where(
-                Participant.id.in_(participant_ids), Participant.push.is_not(None))))
-        return [(pid, "push", json.loads(sub)) for pid, sub in rows]
+                Participant.id.in_(list(participant_ids)), Participant.push.is_not(None))))
+        return [(pid, json.loads(sub)) for pid, sub in rows]
 
     def console(self, event_id: int) -> dict | None:
         """The coordinators' shared view of an event (None once it is deleted)."""

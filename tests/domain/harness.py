@@ -78,6 +78,7 @@ class Picket:
         (reachable when called); else like a script over HTTP, which gets the short grace (see line.unreachable)."""
         who = self.person(token)
         out = self.act(who, "join", {"pseudonym": name})
+        who = who.as_participant(out.participant_id)  # the Outcome carries the id the join made
         if live:
             self.mark_live(who)
         return who, out.result["entry"]
