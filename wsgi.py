@@ -67,8 +67,23 @@ from coordinator import create_app, readiness  # noqa: E402
 from coordinator.cli import start_background  # noqa: E402
 from coordinator.extensions import socketio  # noqa: E402
 
+
+
+def blocking_work_offloader():
+    """How Argon2 passphrase checks and the PBKDF2 check of a join's proof of work (1-20 ms of OpenSSL, which
+    releases the GIL) run: in a real OS thread, so they do not stop the event loop and every other client meanwhile
+    (None in threading mode: in the calling thread)."""
+    if MODE == "eventlet":
+        from eventlet import tpool
+        return tpool.execute
+    if MODE == "gevent":
+        from gevent import get_hub
+        return lambda fn, *args: get_hub().threadpool.apply(fn, args)
+    return None
+
+
 os.environ["PICKET_ASYNC_MODE"] = MODE
-app = create_app()
+app = create_app(offload=blocking_work_offloader())
 
 
 def raise_fd_limit() -> None:
@@ -121,23 +136,9 @@ def gevent_handler():
     return SmallBufferHandler
 
 
-def offload_blocking_work() -> None:
-    """Argon2 passphrase checks and the PBKDF2 check of a join's proof of work (1-20 ms of OpenSSL, which releases
-    the GIL) run in a real OS thread, so they do not stop the event loop and every other client meanwhile."""
-    from coordinator import passphrase
-    pow_check = app.extensions["queue"].pow
-    if MODE == "eventlet":
-        from eventlet import tpool
-        passphrase.offload = pow_check.offload = tpool.execute
-    elif MODE == "gevent":
-        from gevent import get_hub
-        passphrase.offload = pow_check.offload = lambda fn, *args: get_hub().threadpool.apply(fn, args)
-
-
 def main() -> None:
     """Bring the database up to date, start the ticker and serve."""
     raise_fd_limit()
-    offload_blocking_work()
     if app.config.get("AUTO_MIGRATE", True):
         from flask_migrate import upgrade
         with app.app_context():

@@ -6,19 +6,25 @@ import logging
 import os
 import secrets
 from pathlib import Path
+from typing import Callable
 
-from flask import Flask, current_app
+from flask import Flask
 
 from .config import Defaults, pg_engine_options
 from .domain import Queue, Store, SystemClock
 from .domain.store import configure_engine
 from .extensions import babel, db, migrate, socketio
+from .services import KEY, Services
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def create_app(test_config: dict | None = None) -> Flask:
-    """Build the app: defaults, then instance/config.py, then PICKET_* environment variables, then test_config."""
+def create_app(test_config: dict | None = None, offload: Callable | None = None) -> Flask:
+    """Build the app: defaults, then instance/config.py, then PICKET_* environment variables, then test_config.
+
+    `offload(fn, *args)` runs slow OpenSSL and Argon2 work (a join's proof of work, passphrases) where it does not
+    stop the event loop; the entry point passes eventlet's or gevent's thread pool (default: in the calling thread).
+    """
     app = Flask(__name__, instance_relative_config=True, template_folder=str(ROOT / "templates"),
                 static_folder=str(ROOT / "static"), instance_path=os.environ.get("PICKET_INSTANCE_PATH") or None)
     app.config.from_object(Defaults)
@@ -54,14 +60,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     if not app.config["WEBSOCKET_COMPRESSION"]:
         from .transport import NoWebSocketCompression
         app.wsgi_app = NoWebSocketCompression(app.wsgi_app)
-    with app.app_context():
-        engine = configure_engine(db.engine)
-        clock = app.config.get("CLOCK") or SystemClock(app.config.get("CLOCK_OFFSET_MS", 0))
-        app.extensions["queue"] = Queue(Store(engine), clock,
-                                         max_event_ms=int(app.config["MAX_EVENT_HOURS"] * 3600_000),
-                                         pow=_proof_of_work(app), pace=_pace(app))
-    # This server process's name in the `connections` table (random, new at every start: nothing about the host).
-    app.extensions["process"] = secrets.token_hex(8)
+    _services(app, offload)
 
     from . import api, pages, readiness, security, share, sockets
     app.register_blueprint(api.bp)
@@ -74,30 +73,50 @@ def create_app(test_config: dict | None = None) -> Flask:
     readiness.init_app(app)
     from . import cli
     cli.init_app(app)
-    from . import push  # Web Push: VAPID keys and the alert hook called by broadcast.publish
-    push.init_app(app)
     return app
 
 
-def _proof_of_work(app: Flask):
+def _services(app: Flask, offload: Callable | None) -> Services:
+    """Build the app's services (coordinator/services.py) and the effects dispatcher over them."""
+    from . import push
+    from .broadcast import Outbox
+    from .effects import Effects
+    from .passphrase import Passphrases, direct
+    from .security import WindowLimiter
+    c, offload = app.config, offload or direct
+    passphrases = Passphrases(offload)
+    with app.app_context():
+        engine = configure_engine(db.engine)
+        clock = c.get("CLOCK") or SystemClock(c.get("CLOCK_OFFSET_MS", 0))
+        engine_queue = Queue(Store(engine), clock, max_event_ms=int(c["MAX_EVENT_HOURS"] * 3600_000),
+                             pow=_proof_of_work(app, offload), pace=_pace(app), passphrases=passphrases)
+    svc = app.extensions[KEY] = Services(
+        config=c, queue=engine_queue,
+        # This server process's name in the `connections` table (random, new at every start: nothing about the host).
+        process=secrets.token_hex(8),
+        passphrases=passphrases,
+        outbox=Outbox(),  # one per app, so apps in one process (as in tests) never share versions
+        push=push.keys(app),  # Web Push: the VAPID keys
+        create_limiter=WindowLimiter(c["CREATE_LIMIT_PER_MINUTE"]))
+    svc.effects = Effects(app, svc)
+    return svc
+
+
+def _proof_of_work(app: Flask, offload: Callable):
     """The join proof of work, keyed by a secret derived from the app's secret key."""
     import hashlib
     import hmac
     from .domain.pow import ProofOfWork
     secret = hmac.new(str(app.config["SECRET_KEY"]).encode(), b"picket-pow", hashlib.sha256).digest()
     c = app.config
-    return ProofOfWork(secret, c["POW_COST"], c["POW_PREFIX"], int(c["POW_TTL_SECONDS"] * 1000), c["POW_REQUIRED"])
+    return ProofOfWork(secret, c["POW_COST"], c["POW_PREFIX"], int(c["POW_TTL_SECONDS"] * 1000), c["POW_REQUIRED"],
+                       offload=offload)
 
 
 def _pace(app: Flask):
     from .domain.pow import Pace
     c = app.config
     return Pace(c["POW_CALM_PER_MINUTE"], c["POW_STEP"], c["POW_MAX_DOUBLINGS"])
-
-
-def queue() -> Queue:
-    """The engine bound to the current app."""
-    return current_app.extensions["queue"]
 
 
 def message_channel(config) -> str:

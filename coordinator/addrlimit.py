@@ -19,6 +19,7 @@ from collections import OrderedDict
 from flask import Flask, request
 
 from .ratelimit import RateLimited
+from .services import services
 
 MAX_KEYS = 200_000  # about 40 MB at most; beyond it the least recently used address is forgotten
 
@@ -67,18 +68,8 @@ class AddressLimiter:
         return len(self.buckets)
 
 
-def limiter(app: Flask) -> AddressLimiter:
-    """The app's address limiter, made from its settings on first use."""
-    box = app.extensions.get("address_limiter")
-    if box is None:
-        c = app.config
-        box = app.extensions.setdefault("address_limiter", AddressLimiter(
-            c["ADDR_BURST"], c["ADDR_PER_MINUTE"], c["ADDR_MAX_DEBT"], c["ADDR_PRICE_STEP"]))
-    return box
-
-
 def take(app: Flask, purpose: str) -> float:
     """Count one use of `purpose` by the current request's address; the price factor (or RateLimited)."""
     if not app.config["ADDR_LIMITS"]:
         return 1.0
-    return limiter(app).take(purpose, request.remote_addr)
+    return services(app).address_limiter.take(purpose, request.remote_addr)

@@ -1,25 +1,19 @@
 """The HTTP JSON API: the same actions as the socket protocol, for bots and scripts."""
 from __future__ import annotations
 
-import logging
-
 from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy import exc as sa_exc
 
-from . import addrlimit, queue, ratelimit
-from .broadcast import log_failure, publish
+from . import addrlimit, ratelimit
 from .domain import DomainError
-from .domain.errors import STATUS_BY_CODE, BadRequest, Busy
-from .domain.store import is_busy
+from .domain.errors import BadRequest
+from .http_errors import database_error, domain_error
+from .services import queue, services
 
 bp = Blueprint("api", __name__, url_prefix="/api")
-log = logging.getLogger(__name__)
-BUSY_RETRY_AFTER = 2  # seconds a client waits before it retries after `busy`
-
-
-def fail(code: str, message: str, status: int | None = None):
-    """A JSON error response."""
-    return jsonify({"ok": False, "error": {"code": code, "message": message}}), status or STATUS_BY_CODE.get(code, 400)
+bp.register_error_handler(DomainError, domain_error)
+bp.register_error_handler(sa_exc.TimeoutError, database_error)
+bp.register_error_handler(sa_exc.OperationalError, database_error)
 
 
 def body() -> dict:
@@ -47,37 +41,20 @@ def principal(slug: str):
     return queue().authenticate(auth)
 
 
-@bp.errorhandler(DomainError)
-def domain_error(e: DomainError):
-    """Domain errors keep their code and message; the retryable ones (rate_limited, busy) say when to retry."""
-    resp, status = fail(e.code, e.message, STATUS_BY_CODE.get(e.code, e.status))
-    if getattr(e, "retry_after", None) is not None:  # the action limit, the passphrase slow-down
-        resp.headers["Retry-After"] = ratelimit.retry_after_header(e.retry_after)
-    elif isinstance(e, Busy):
-        resp.headers["Retry-After"] = str(BUSY_RETRY_AFTER)
-    return resp, status
-
-
-@bp.errorhandler(sa_exc.TimeoutError)
-@bp.errorhandler(sa_exc.OperationalError)
-def database_error(e: sa_exc.SQLAlchemyError):
-    """A database too busy to answer in time (no free pooled connection, a locked SQLite file): the retryable `busy`
-    with 503 and Retry-After. Any other database failure is a crash: logged, and answered generically."""
-    if is_busy(e):
-        log.warning("database busy, answered `busy`: %s", e.__class__.__name__)
-        return domain_error(Busy())
-    log.exception("request failed: %s %s", request.method, request.url_rule)
-    return fail("internal", "Something went wrong; nothing was changed.", 500)
+def create_event(spec: dict, admit=None) -> tuple[dict, str]:
+    """Create an event (from the API or the start page's form): a passphrase in the spec is hashed first. Returns
+    the public block and the owner's coordinator token; `admit` as in Queue.create_event."""
+    if "passphrase" in spec:
+        spec = {**spec, "passphrase_hash": services().passphrases.hash(spec["passphrase"])}
+        del spec["passphrase"]
+    return queue().create_event(spec, admit=admit)
 
 
 @bp.post("/events")
-def create_event():
+def create():
     """Create an event; the answer holds the owner's coordinator token, which is never shown again."""
     spec = body()  # junk (not a JSON object) is refused before it can count against anyone's budget
-    if "passphrase" in spec:
-        from .passphrase import hash_passphrase
-        spec["passphrase_hash"] = hash_passphrase(spec.pop("passphrase"))
-    public, token = queue().create_event(spec, admit=_admit_creation)
+    public, token = create_event(spec, admit=_admit_creation)
     slug = public["event"]["slug"]
     resp = jsonify({"ok": True, "slug": slug, "event": public, "coordinator_token": token,
                     "links": {"join": f"/e/{slug}", "board": f"/e/{slug}/board", "console": f"/c/{slug}"}})
@@ -90,7 +67,7 @@ def _admit_creation() -> None:
     budget, then the process-wide one."""
     if addrlimit.take(current_app, "create") > 1:
         raise ratelimit.RateLimited(60 / max(1, current_app.config["ADDR_PER_MINUTE"]))
-    if not current_app.extensions["create_limiter"].allow():
+    if not services().create_limiter.allow():
         raise ratelimit.RateLimited(60)  # the creation limit counts calls in the last minute
 
 
@@ -136,10 +113,7 @@ def act(slug: str, name: str):
     who = principal(slug)
     ratelimit.check(current_app, who)  # the same budget as the actor's socket actions
     out = queue().perform(who, name, data.get("args"), op)
-    try:
-        publish(current_app._get_current_object(), out)
-    except Exception as e:  # noqa: BLE001 - the change is committed: answer ok; clients resync on the version gap
-        log_failure("broadcast after a committed action", e)
+    services().effects.action(out)  # never raises: the change is committed
     return jsonify({"ok": True, "result": out.result, "v": out.v, "replay": out.replay, "server_now": out.server_now})
 
 

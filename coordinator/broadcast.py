@@ -1,4 +1,8 @@
-"""Turns engine outcomes into Socket.IO messages: one message per room, personal messages only where data differs."""
+"""Turns engine outcomes into Socket.IO messages: one message per room, personal messages only where data differs.
+
+coordinator/effects.py decides what to send after a change; this module shapes and paces the `state`, `me` and
+`console` messages (the Outbox).
+"""
 from __future__ import annotations
 
 import bisect
@@ -13,6 +17,7 @@ from .domain.line import add_move
 from .domain.store import is_busy
 from .domain.views import DERIVED_FOR_PARTICIPANTS, public_patch
 from .extensions import socketio
+from .services import services
 
 log = logging.getLogger(__name__)
 
@@ -36,38 +41,10 @@ def coordinator_room(coordinator_id: int) -> str:
     return f"c{coordinator_id}"
 
 
-def publish(app: Flask, out) -> None:
-    """Send what changed to everyone who may see it."""
-    if out.purged:
-        outbox(app).forget(out.event_id)
-        socketio.emit("bye", BYE_DELETED, to=room(out.event_id, "all"))
-        _close_gone(app)  # this process's sockets of the event now; every other process's at its next tick
-        return
-    if not out.changed:
-        return
-    collector = app.extensions.get("quiet_gc")
-    if collector is not None:
-        collector.busy()
-    outbox(app).state(app, out)
-    if out.announcement:
-        socketio.emit("announcement", out.announcement, to=room(out.event_id, "all"))
-    for cid in out.revoked:
-        revoke_connections(app, cid)
-    push_console(app, out.event_id)
-    notify = app.extensions.get("notify")
-    if notify and out.touched:
-        notify(app, out)
-
-
-def push_console(app: Flask, event_id: int) -> None:
-    """Send coordinators a fresh console snapshot (a handful of clients; the full view keeps them simple)."""
-    outbox(app).console(app, event_id)
-
-
 def _send_console(app: Flask, event_id: int) -> float:
     """Build and send the console view now; returns the seconds the build took."""
     t0 = time.monotonic()
-    body = app.extensions["queue"].console(event_id)
+    body = services(app).queue.console(event_id)
     if body is not None:
         socketio.emit("console", body, to=room(event_id, "crd"))
     return time.monotonic() - t0
@@ -89,7 +66,7 @@ def _send_state(app: Flask, event_id: int, msg: dict, touched: set, last: dict |
     else:
         socketio.emit("state", par, to=room(event_id, "par"))
         socketio.emit("state", obs, to=room(event_id, "obs"))
-    q = app.extensions["queue"]
+    q = services(app).queue
     for pid in sorted(touched):
         socketio.emit("me", q.me(event_id, pid), to=personal_room(pid))
 
@@ -257,7 +234,7 @@ class Outbox:
                 if msg is not None:
                     self._send(app, event_id, msg, touched)
                 else:
-                    q = app.extensions["queue"]
+                    q = services(app).queue
                     for pid in sorted(touched):
                         socketio.emit("me", q.me(event_id, pid), to=personal_room(pid))
         except Exception as e:  # a purged event or a database hiccup: clients resync with a snapshot
@@ -311,29 +288,3 @@ def log_failure(what: str, e: Exception) -> None:
         log.warning("%s skipped, database busy: %s", what, e.__class__.__name__)
     else:
         log.exception("%s failed", what)
-
-
-def outbox(app: Flask) -> Outbox:
-    """The app's outbox (one per app, so apps in one process, as in tests, never share versions)."""
-    box = app.extensions.get("outbox")
-    if box is None:
-        box = app.extensions["outbox"] = Outbox()
-    return box
-
-
-def revoke_connections(app: Flask, coordinator_id: int) -> None:
-    """Tell a revoked coordinator's tabs and close them (through the message queue when there are several servers)."""
-    socketio.emit("bye", BYE_REVOKED, to=coordinator_room(coordinator_id))
-    for sid in app.extensions["queue"].coordinator_sids(coordinator_id):
-        socketio.server.disconnect(sid, namespace="/")
-    _close_gone(app)  # also the sockets with no `connections` row, from this process's rooms (others: their ticker)
-
-
-def _close_gone(app: Flask) -> None:
-    """Close this process's sockets of revoked coordinators and deleted events (see sockets.close_gone). With a
-    message queue the `bye` just emitted reaches even this process's sockets through the queue, a moment later:
-    closing them now would lose it, so every process's ticker closes them (within a tick) instead."""
-    if app.config.get("MESSAGE_QUEUE"):
-        return
-    from .sockets import close_gone  # sockets imports this module
-    close_gone(app)

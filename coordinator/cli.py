@@ -7,11 +7,11 @@ import time
 import click
 from flask import Flask
 
-from .broadcast import publish, push_console
 from .domain.store import is_busy
 from .extensions import socketio
 from .gcpolicy import QuietCollector
 from .readiness import ready
+from .services import services
 from .sockets import close_gone
 
 log = logging.getLogger(__name__)
@@ -20,7 +20,8 @@ log = logging.getLogger(__name__)
 def run_ticker(app: Flask) -> None:
     """Say this process is alive and, unless RUN_TICKER is off, apply due transitions and purge expired events,
     forever. Every server process may run one."""
-    q = app.extensions["queue"]
+    svc = services(app)
+    q, effects = svc.queue, svc.effects
     ticking = app.config["RUN_TICKER"]
     interval, purge_every = app.config["TICK_SECONDS"], app.config["PURGE_SECONDS"]
     beat_every, stale_ms = app.config["HEARTBEAT_SECONDS"], int(app.config["PROCESS_STALE_SECONDS"] * 1000)
@@ -33,22 +34,21 @@ def run_ticker(app: Flask) -> None:
                 since_beat += interval
                 if since_beat >= beat_every and ready(app):  # a process refusing clients does not say it is alive
                     since_beat = 0
-                    for event_id in q.heartbeat(app.extensions["process"], stale_ms):
-                        push_console(app, event_id)  # a dead process's phones are offline now
+                    for event_id in q.heartbeat(svc.process, stale_ms):
+                        effects.console(event_id)  # a dead process's phones are offline now
                 close_gone(app)  # revoked coordinators' and deleted events' sockets on this process
                 q.store.scrub_if_due()  # a deletion's WAL checkpoint that a reader postponed
                 for out in q.tick() if ticking else ():
-                    publish(app, out)
+                    effects.publish(out)
                 since_purge += interval
                 if ticking and since_purge >= purge_every:
                     since_purge = 0
                     for out in q.end_stale():
-                        publish(app, out)
+                        effects.publish(out)
                     for slug in q.purge_due():
                         log.info("purged an expired event")
-            collector = app.extensions.get("quiet_gc")
-            if collector is not None:
-                collector.step()
+            if svc.quiet_gc is not None:
+                svc.quiet_gc.step()
             if busy:
                 log.warning("ticker running again")
             busy = False
@@ -65,11 +65,12 @@ def run_ticker(app: Flask) -> None:
 def start_background(app: Flask) -> None:
     """Start the ticker in this process (called by the entry point, not by tests)."""
     # Say this process is alive before it takes connections, so no other process's ticker takes them for a dead one's.
+    svc = services(app)
     if ready(app):
-        app.extensions["queue"].heartbeat(app.extensions["process"], int(app.config["PROCESS_STALE_SECONDS"] * 1000))
+        svc.queue.heartbeat(svc.process, int(app.config["PROCESS_STALE_SECONDS"] * 1000))
     if app.config["QUIET_GC"]:
-        collector = app.extensions["quiet_gc"] = QuietCollector()
-        collector.install()
+        svc.quiet_gc = QuietCollector()
+        svc.quiet_gc.install()
     socketio.start_background_task(run_ticker, app)
 
 
@@ -79,7 +80,7 @@ def init_app(app: Flask) -> None:
     @app.cli.command("purge")
     def purge_command():
         """End events past their maximum age, and delete events whose retention time has passed."""
-        q = app.extensions["queue"]
+        q = services(app).queue
         q.end_stale()
         slugs = q.purge_due()
         click.echo(f"purged {len(slugs)} event(s)")
@@ -92,5 +93,5 @@ def init_app(app: Flask) -> None:
     @app.cli.command("tick")
     def tick_command():
         """Apply due transitions once (for cron-style operation without a running server)."""
-        outs = app.extensions["queue"].tick()
+        outs = services(app).queue.tick()
         click.echo(f"applied transitions in {len(outs)} event(s)")

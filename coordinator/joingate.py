@@ -8,9 +8,9 @@ import segno
 from flask import Blueprint, jsonify, request
 from flask_babel import gettext as _
 
-from . import queue
-from .api import domain_error
 from .domain import DomainError
+from .http_errors import domain_error
+from .services import queue
 from .share import join_url
 
 bp = Blueprint("joingate", __name__)

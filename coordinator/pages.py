@@ -2,21 +2,18 @@
 import json
 import re
 
-from flask import Blueprint, abort, current_app, make_response, redirect, render_template, request
+from flask import Blueprint, current_app, make_response, redirect, render_template, request
 
-from . import csrf, queue
+from . import csrf
+from .api import create_event
 from .domain import DomainError
+from .domain.errors import http_status
+from .services import queue, services
+from .share import board_context, join_url, observer_snapshot
 
 bp = Blueprint("pages", __name__)
 bp.record_once(lambda state: csrf.init_app(state.app))
 PURGE_CHOICES_H = (0, 1, 3, 6, 12, 24, 48, 72)  # hours after the end until every row of the event is deleted
-
-
-def _event_or_404(slug: str) -> dict:
-    try:
-        return queue().snapshot(queue().authenticate({"event": slug}))["public"]["event"]
-    except DomainError:
-        abort(404)
 
 
 @bp.get("/")
@@ -54,24 +51,20 @@ def event_spec(form) -> dict:
     return spec
 
 
-@bp.post("/")
-def create_event():
+@bp.post("/", endpoint="create_event")
+def create_from_form():
     """The start page's form without JavaScript: create the event and show the secret console link once."""
     form = request.form
     page = {"form": form, "purge_choices": PURGE_CHOICES_H}
     if not csrf.valid_form_token():
         return render_template("index.html", error="csrf", **page), 400
-    if not current_app.extensions["create_limiter"].allow():
-        return render_template("index.html", error="rate_limited", **page), 429
+    if not services().create_limiter.allow():
+        return render_template("index.html", error="rate_limited", **page), http_status("rate_limited")
     try:
         spec = event_spec(form)
         if form.get("passphrase"):
-            from .passphrase import hash_passphrase
-            try:
-                spec["passphrase_hash"] = hash_passphrase(form["passphrase"])
-            except DomainError as e:
-                return render_template("index.html", error=e.code, error_field="passphrase", **page), 400
-        public, token = queue().create_event(spec)
+            spec["passphrase"] = form["passphrase"]
+        public, token = create_event(spec)
     except DomainError as e:
         field = re.search(r"'(\w+)'", e.message)  # domain messages quote the field they refuse
         return render_template("index.html", error=e.code, error_field=field and field.group(1), **page), 400
@@ -85,7 +78,7 @@ def create_event():
 @bp.get("/e/<slug>")
 def participant(slug: str):
     """The participant's page (join, wait, get called)."""
-    return render_template("participant.html", event=_event_or_404(slug))
+    return render_template("participant.html", event=observer_snapshot(slug)["public"]["event"])
 
 
 @bp.get("/sw.js")
@@ -125,23 +118,20 @@ def manifest():
 @bp.get("/api/push/key")
 def push_key():
     """The server's VAPID public key (applicationServerKey) for Web Push subscriptions."""
-    from .push import public_key
-    return {"ok": True, "key": public_key(current_app)}
+    return {"ok": True, "key": services().push.public_key}
 
 
 @bp.get("/e/<slug>/board")
 def board(slug: str):
     """The observer board: first painted from the observer snapshot, then live (see coordinator/share.py)."""
-    from .share import board_context  # the board's data is built with the other sharing views
     return render_template("board.html", **board_context(slug))
 
 
 @bp.get("/c/<slug>")
 def console(slug: str):
     """The coordinator console; the token arrives in the URL fragment and is moved to storage by the page."""
-    event = _event_or_404(slug)
-    base = (current_app.config.get("PUBLIC_URL") or request.host_url).rstrip("/")
-    resp = make_response(render_template("console.html", event=event, join_url=f"{base}/e/{slug}",
+    event = observer_snapshot(slug)["public"]["event"]
+    resp = make_response(render_template("console.html", event=event, join_url=join_url(slug),
                                          purge_choices=PURGE_CHOICES_H))
     resp.headers["Cache-Control"] = "no-store"
     return resp
@@ -177,7 +167,7 @@ def healthz():
     from .domain.errors import Busy
     from .readiness import ready
     if not ready(current_app):
-        return {"ok": False, "error": Busy().as_dict()}, 503, {"Retry-After": "5"}
+        return {"ok": False, "error": Busy().as_dict()}, http_status(Busy.code), {"Retry-After": "5"}
     with queue().store.read() as s:
         s.execute(text("SELECT 1"))
     return {"ok": True}

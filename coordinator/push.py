@@ -1,6 +1,7 @@
 """Web Push (VAPID): the server's key pair, the public key for pages, and generic alerts sent in the background.
 
-A push goes out when a participant is called and when they move up to the event's `ready_at` place. Payloads are
+A push goes out when a participant is called and when they move up to the event's `ready_at` place (the engine
+names them in `Outcome.alerts`; coordinator/effects.py calls `notify`). Payloads are
 encrypted (aes128gcm) and generic ("Your turn is coming"): they pass through Google's, Apple's or Mozilla's servers.
 Subscriptions that the push service reports as gone (404/410) are dropped.
 """
@@ -20,8 +21,9 @@ from flask_babel import force_locale, gettext
 from py_vapid import Vapid
 from sqlalchemy import select, update
 
-from .domain.models import LINE_STATES, Entry, Participant
+from .domain.models import Participant
 from .extensions import socketio
+from .services import services
 
 log = logging.getLogger(__name__)
 
@@ -66,69 +68,28 @@ def instance_key(app: Flask) -> ec.EllipticCurvePrivateKey:
     return serialization.load_pem_private_key(path.read_bytes(), password=None)
 
 
-def init_app(app: Flask) -> None:
-    """Load or create the VAPID keys and install the broadcast hook."""
+def keys(app: Flask) -> PushKeys:
+    """The configured VAPID keys, or the instance folder's (made on first start)."""
     configured = app.config.get("VAPID_PRIVATE_KEY")
     key = load_private_key(configured) if configured else instance_key(app)
-    app.extensions["push"] = PushKeys(key, app.config.get("VAPID_SUBJECT") or "mailto:admin@localhost")
-    app.extensions["notify"] = notify
-
-
-def public_key(app: Flask) -> str:
-    """The applicationServerKey pages subscribe with."""
-    return app.extensions["push"].public_key
+    return PushKeys(key, app.config.get("VAPID_SUBJECT") or "mailto:admin@localhost")
 
 
 def notify(app: Flask, out) -> None:
-    """Broadcast hook: find whom to alert and send, in a background task so no request waits on push services."""
-    event = (out.public or {}).get("event") or {}
-    job = {"event_id": out.event_id, "slug": out.slug, "now": out.server_now, "touched": sorted(out.touched),
-           "moves": [list(m) for m in out.moves], "ready_at": event.get("ready_at") or 2}
-    socketio.start_background_task(run, app, job)
+    """Alert the phones the change names (`out.alerts`), in a background task so no request waits on push
+    services."""
+    socketio.start_background_task(run, app, out.slug, dict(out.alerts))
 
 
-def run(app: Flask, job: dict) -> None:
-    """Send the alerts of one change (never raises: a failed push must not hurt anything else)."""
+def run(app: Flask, slug: str, alerts: dict[int, str]) -> None:
+    """Send the alerts of one change to those who gave a subscription (never raises: a failed push must not hurt
+    anything else)."""
     try:
         with app.app_context():
-            for pid, kind, sub in targets(app.extensions["queue"], job):
-                send(app, pid, kind, sub, job["slug"])
+            for pid, sub in services(app).queue.push_subscriptions(alerts):
+                send(app, pid, alerts[pid], sub, slug)
     except Exception:  # noqa: BLE001
         log.exception("push round failed")
-
-
-def reached(moves: list, ready_at: int) -> set[int]:
-    """New line positions (<= ready_at) of entries that moved up past the `ready_at` place in this change."""
-    out = set()
-    for lo, hi, d in moves:
-        for p in range(max(lo, ready_at + 1), hi + 1):
-            if p + d <= ready_at:
-                out.add(p + d)
-    return out
-
-
-def targets(q, job: dict) -> list[tuple[int, str, dict]]:
-    """(participant id, 'called' | 'ready', subscription) for everyone to alert about this change."""
-    kinds: dict[int, str] = {}
-    with q.store.read() as s:
-        if job["touched"]:
-            for pid, arrived, called_at in s.execute(select(Entry.participant_id, Entry.arrived_at, Entry.called_at)
-                                                     .where(Entry.participant_id.in_(job["touched"]),
-                                                            Entry.state == "called")):
-                if arrived is None and called_at == job["now"]:  # called in this very change
-                    kinds[pid] = "called"
-        positions = reached(job["moves"], job["ready_at"])
-        if positions:
-            line = list(s.execute(select(Entry.participant_id, Entry.state).where(
-                Entry.event_id == job["event_id"], Entry.state.in_(LINE_STATES)).order_by(Entry.rank, Entry.id)))
-            for p in positions:
-                if p <= len(line) and line[p - 1][0] and line[p - 1][1] == "waiting":
-                    kinds.setdefault(line[p - 1][0], "ready")
-        if not kinds:
-            return []
-        rows = list(s.execute(select(Participant.id, Participant.push).where(
-            Participant.id.in_(list(kinds)), Participant.push.is_not(None))))
-    return [(pid, kinds[pid], json.loads(sub)) for pid, sub in rows]
 
 
 def allowed(app: Flask, endpoint: str) -> bool:
@@ -153,7 +114,7 @@ def texts() -> dict:
 def send(app: Flask, pid: int, kind: str, sub: dict, slug: str) -> bool:
     """One encrypted push; a subscription the push service no longer knows is dropped. True when delivered."""
     from pywebpush import WebPushException, webpush
-    keys = app.extensions["push"]
+    keys = services(app).push
     if not allowed(app, sub.get("endpoint", "")):
         log.warning("push skipped: endpoint not allowed")
         return False
@@ -175,8 +136,7 @@ def send(app: Flask, pid: int, kind: str, sub: dict, slug: str) -> bool:
 
 def drop(app: Flask, pid: int, sub: dict) -> None:
     """Forget a subscription the push service says is gone (unless the phone sent a new one meanwhile)."""
-    q = app.extensions["queue"]
-    with q.store.write() as s:
+    with services(app).queue.store.write() as s:
         rows = s.execute(select(Participant.push).where(Participant.id == pid)).first()
         if rows and rows[0] and json.loads(rows[0]).get("endpoint") == sub.get("endpoint"):
             s.execute(update(Participant).where(Participant.id == pid).values(push=None))

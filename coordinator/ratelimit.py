@@ -19,6 +19,7 @@ from collections import OrderedDict, deque
 from flask import Flask
 
 from .domain import DomainError
+from .services import services
 
 MAX_KEYS = 50_000  # at most about 60 MB of records (30 times each); beyond it the least recently used is forgotten
 
@@ -26,7 +27,7 @@ MAX_KEYS = 50_000  # at most about 60 MB of records (30 times each); beyond it t
 class RateLimited(DomainError):
     """Over the action budget; `retry_after` says in how many seconds one more action is allowed."""
 
-    code, status = "rate_limited", 429
+    code = "rate_limited"
 
     def __init__(self, retry_after: float):
         super().__init__("Too many actions; wait a few seconds.")
@@ -69,15 +70,6 @@ class ActionLimiter:
         return len(self.buckets)
 
 
-def limiter(app: Flask) -> ActionLimiter:
-    """The app's action limiter (one per app), made from its settings on first use."""
-    box = app.extensions.get("action_limiter")
-    if box is None:
-        box = app.extensions.setdefault("action_limiter", ActionLimiter(
-            app.config["ACTION_BURST"], app.config["ACTION_WINDOW_SECONDS"]))
-    return box
-
-
 def check(app: Flask, who) -> None:
     """Count one action of this caller; raise RateLimited when over the budget.
 
@@ -86,7 +78,7 @@ def check(app: Flask, who) -> None:
     """
     if who is None or who.role == "observer":
         return
-    wait = limiter(app).take(who.actor_key)
+    wait = services(app).action_limiter.take(who.actor_key)
     if wait:
         raise RateLimited(wait)
 

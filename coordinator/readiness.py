@@ -20,6 +20,7 @@ from sqlalchemy import select
 from .domain.errors import Busy
 from .domain.models import ServerProcess
 from .extensions import socketio
+from .services import services
 
 log = logging.getLogger(__name__)
 PROBE = json.dumps({"method": "picket_probe"})  # python-socketio's listeners ignore methods they do not know
@@ -32,7 +33,7 @@ class QueueWatch:
         """Not ready until the first check passes."""
         import redis
         from . import message_channel
-        self.app, self.channel, self.process = app, message_channel(app.config), app.extensions["process"]
+        self.app, self.channel, self.process = app, message_channel(app.config), services(app).process
         self.client = redis.Redis.from_url(app.config["MESSAGE_QUEUE"], socket_connect_timeout=2, socket_timeout=2)
         beat = app.config["HEARTBEAT_SECONDS"]
         self.fresh_ms = int((2 * beat + 1) * 1000)  # a process heard from this recently in the database is alive
@@ -50,7 +51,7 @@ class QueueWatch:
             self.client.set(self._mark(self.process), "1", ex=self.mark_ttl)
             if self.client.publish(self.channel, PROBE) < 1:
                 return "this process is not listening on its Redis channel yet"
-            q = self.app.extensions["queue"]
+            q = services(self.app).queue
             with q.store.read() as s:
                 alive = set(s.scalars(select(ServerProcess.id).where(
                     ServerProcess.seen_at >= q.clock.now() - self.fresh_ms)))
@@ -87,7 +88,7 @@ class QueueWatch:
 
 def ready(app: Flask) -> bool:
     """Whether this process may serve clients (always, without a message queue or outside the entry point)."""
-    watch = app.extensions.get("queue_watch")
+    watch = services(app).queue_watch
     return watch is None or watch.ready
 
 
@@ -125,7 +126,7 @@ def start(app: Flask) -> None:
     if not server.manager_initialized:  # start listening on the channel now, not at the first client's connect
         server.manager_initialized = True
         server.manager.initialize()
-    watch = app.extensions["queue_watch"] = QueueWatch(app)
+    watch = services(app).queue_watch = QueueWatch(app)
     with app.app_context():
         for _ in range(50):  # the listener subscribes in the background: give it a moment before judging
             if watch.problem() is None:

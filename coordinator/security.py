@@ -1,14 +1,12 @@
-"""Response headers, JSON errors for the API, and no tracebacks for anyone."""
+"""Response headers and the event-creation limit (errors as answers: coordinator/http_errors.py)."""
 from __future__ import annotations
 
-import logging
 import threading
 import time
 
-from flask import Flask, jsonify, render_template, request
-from werkzeug.exceptions import HTTPException
+from flask import Flask, request
 
-log = logging.getLogger(__name__)
+from . import http_errors
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
        "font-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'; "
@@ -34,7 +32,6 @@ class WindowLimiter:
 
 def init_app(app: Flask) -> None:
     """Install headers and error handlers."""
-    app.extensions["create_limiter"] = WindowLimiter(app.config["CREATE_LIMIT_PER_MINUTE"])
     if str(app.config.get("PUBLIC_URL") or "").startswith("https://"):
         app.config["SESSION_COOKIE_SECURE"] = True  # served over https: the cookies never travel in clear
 
@@ -50,19 +47,4 @@ def init_app(app: Flask) -> None:
             resp.headers.setdefault("Cache-Control", "no-store")
         return resp
 
-    @app.errorhandler(HTTPException)
-    def http_error(e: HTTPException):
-        code = {404: "not_found", 405: "bad_request", 413: "too_large", 429: "rate_limited"}.get(e.code, "bad_request")
-        # A 405 names the methods the resource takes (RFC 9110), in JSON and HTML answers alike.
-        allow = {"Allow": ", ".join(sorted(e.valid_methods))} if getattr(e, "valid_methods", None) else {}
-        if request.path.startswith("/api/"):
-            return jsonify({"ok": False, "error": {"code": code, "message": e.description or e.name}}), e.code, allow
-        return render_template("error.html", code=e.code, message=e.name), e.code, allow
-
-    @app.errorhandler(Exception)
-    def crash(e: Exception):
-        log.exception("request failed: %s %s", request.method, request.url_rule)
-        if request.path.startswith("/api/"):
-            return jsonify({"ok": False, "error": {"code": "internal",
-                                                   "message": "Something went wrong; nothing was changed."}}), 500
-        return render_template("error.html", code=500, message="Internal error"), 500
+    http_errors.init_app(app)

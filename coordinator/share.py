@@ -15,12 +15,13 @@ import segno
 from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request, url_for
 from flask_babel import force_locale, gettext as _
 
-from . import queue
-from .api import domain_error, principal
+from .api import principal
 from .domain import DomainError
 from .domain import stats
 from .domain.errors import Forbidden, NotFound, Unauthorized
 from .domain.models import Event
+from .http_errors import domain_error
+from .services import queue
 
 bp = Blueprint("share", __name__)
 bp.register_error_handler(DomainError, domain_error)
@@ -38,8 +39,8 @@ def join_url(slug: str) -> str:
     return absolute("pages.participant", slug=slug)
 
 
-def _observer_snapshot(slug: str) -> dict:
-    """The public snapshot of an event, or a 404 page."""
+def observer_snapshot(slug: str) -> dict:
+    """The public snapshot of an event, or a 404 page (every page of an event starts here)."""
     try:
         return queue().snapshot(queue().authenticate({"event": slug}))
     except DomainError:
@@ -48,14 +49,14 @@ def _observer_snapshot(slug: str) -> dict:
 
 def board_context(slug: str) -> dict:
     """What the board template needs: the observer snapshot (for the first paint) and the join link."""
-    snap = _observer_snapshot(slug)
+    snap = observer_snapshot(slug)
     return {"event": snap["public"]["event"], "snapshot": snap, "join_url": join_url(slug)}
 
 
 @bp.get("/e/<slug>/qr.svg")
 def qr_svg(slug: str):
     """The join link as an SVG QR code (public: the link is what people scan anyway)."""
-    _observer_snapshot(slug)
+    observer_snapshot(slug)
     link = join_url(slug)
     out = io.BytesIO()
     segno.make(link, error="m").save(out, kind="svg", scale=1, border=4, omitsize=True, light="#fff", dark="#000",
@@ -81,7 +82,7 @@ def _print_texts() -> dict:
 @bp.get("/e/<slug>/print")
 def print_page(slug: str):
     """An A4 poster: a large QR code, the title and place, and short instructions in Russian and English."""
-    event = _observer_snapshot(slug)["public"]["event"]
+    event = observer_snapshot(slug)["public"]["event"]
     blocks = []
     for code in current_app.config["LANGUAGES"]:  # Russian first
         with force_locale(code):

@@ -4,20 +4,19 @@ from __future__ import annotations
 import logging
 
 from flask import current_app, request, session
-from flask_socketio import join_room, leave_room
+from flask_socketio import join_room
 from socketio.exceptions import ConnectionRefusedError as Refused
 
-from . import queue, ratelimit, readiness
-from .broadcast import (BYE_DELETED, BYE_REVOKED, coordinator_room, log_failure, personal_room, publish, push_console,
-                        room)
+from . import ratelimit, readiness
+from .broadcast import BYE_DELETED, BYE_REVOKED, coordinator_room, personal_room, room
 from .domain import DomainError
-from .domain.errors import Busy
+from .domain.errors import INTERNAL, Busy
 from .domain.store import is_busy
 from .domain.validation import only_fields
 from .extensions import socketio
+from .services import queue, services
 
 log = logging.getLogger(__name__)
-INTERNAL = {"code": "internal", "message": "Something went wrong on the server; nothing was changed. Try again."}
 
 
 def error(e: DomainError) -> dict:
@@ -57,8 +56,8 @@ def on_connect(auth=None):
         """Record the socket (a retry is skipped if the socket closed while it waited)."""
         if retry and not socketio.server.manager.is_connected(sid, "/"):
             return False
-        return q.connected(who, sid, app.extensions["process"])
-    _presence(app, who.event_id, record)
+        return q.connected(who, sid, services(app).process)
+    services(app).effects.presence(who.event_id, record)
     socketio.emit("snapshot", q.snapshot(who), to=sid)
 
 
@@ -68,28 +67,7 @@ def on_disconnect(reason=None):
     if who is None:
         return
     q, sid = queue(), request.sid
-    _presence(current_app._get_current_object(), who.event_id, lambda retry: q.disconnected(who, sid))
-
-
-def _presence(app, event_id: int, write, attempt: int = 0) -> None:
-    """Run a presence write, `write(retry)`, and tell the consoles. A busy database neither refuses a connection nor
-    leaves a closed socket online: the write is tried again in the background, up to 5 times, further apart each
-    time."""
-    try:
-        if write(attempt > 0):
-            push_console(app, event_id)
-    except Exception as e:
-        if not is_busy(e) or attempt >= 5:
-            log.warning("presence update failed: %s", e.__class__.__name__)
-            return
-        socketio.start_background_task(_presence_later, app, event_id, write, attempt + 1)
-
-
-def _presence_later(app, event_id: int, write, attempt: int) -> None:
-    """The retry of a presence write that found the database busy."""
-    socketio.sleep(attempt)
-    with app.app_context():
-        _presence(app, event_id, write, attempt)
+    services().effects.presence(who.event_id, lambda retry: q.disconnected(who, sid))
 
 
 def on_snapshot(data=None):
@@ -109,20 +87,12 @@ def on_action(data=None):
         data = only_fields(data, {"action", "op", "args"}, "data")
         readiness.refuse_unless_ready(app)
         ratelimit.check(app, who)  # the actor's budget, shared with its other tabs and HTTP, kept across reconnects
-        had = who.participant_id
         out = queue().perform(who, data.get("action"), data.get("args"), data.get("op"))
     except DomainError as e:
         return error(e)
-    if who.role == "participant" and had != who.participant_id:
-        if had:
-            leave_room(personal_room(had))
-        if who.participant_id:
-            join_room(personal_room(who.participant_id))
-        session["who"] = who
-    try:
-        publish(app, out)
-    except Exception as e:  # noqa: BLE001 - the change is committed: answer ok; clients resync on the version gap
-        log_failure("broadcast after a committed action", e)
+    if out.leave_personal or out.join_personal:  # a join or a deletion: this socket's personal room follows it
+        session["who"] = who.as_participant(out.participant_id)
+    services(app).effects.action(out, request.sid)  # never raises: the change is committed
     return {"ok": True, "result": out.result, "v": out.v, "replay": out.replay, "server_now": out.server_now}
 
 
@@ -175,7 +145,7 @@ def close_gone(app) -> int:
               if isinstance(r, str) and r[:1] == "e" and r.endswith(":all") and r[1:-4].isdigit()}
     if not coordinators and not events:
         return 0
-    q = app.extensions["queue"]
+    q = services(app).queue
     doomed = [(coordinators[c], BYE_REVOKED)
               for c in q.coordinator_tokens_revoked(list(coordinators))] if coordinators else []
     if events:

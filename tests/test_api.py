@@ -5,6 +5,7 @@ import pytest
 
 from conftest import new_op, new_token
 from coordinator.domain.actions import ACTIONS
+from coordinator.services import services
 
 
 def crd(event) -> dict:
@@ -83,7 +84,7 @@ def test_create_event_bad_input(client, payload, raw):
 
 def test_create_is_rate_limited(app, client):
     """Event creation has a per-process limit per minute."""
-    app.extensions["create_limiter"].limit = 2
+    services(app).create_limiter.limit = 2
     assert client.post("/api/events", json={"title": "1"}).status_code == 201
     assert client.post("/api/events", json={"title": "2"}).status_code == 201
     r = client.post("/api/events", json={"title": "3"})
@@ -297,7 +298,7 @@ def test_api_internal_error_is_generic_json(app, client, event, monkeypatch):
         """Fail like a bug would."""
         raise RuntimeError("secret-internal-detail")
 
-    monkeypatch.setattr(app.extensions["queue"], "snapshot", explode)
+    monkeypatch.setattr(services(app).queue, "snapshot", explode)
     r = client.get(f"/api/events/{event['slug']}")
     err(r, 500, "internal")
     assert "secret-internal-detail" not in r.get_data(as_text=True)
@@ -315,7 +316,7 @@ def test_html_errors_without_traceback(app, client, event, monkeypatch):
         """Fail like a bug would."""
         raise RuntimeError("secret-internal-detail")
 
-    monkeypatch.setattr(app.extensions["queue"], "snapshot", explode)
+    monkeypatch.setattr(services(app).queue, "snapshot", explode)
     r = client.get(f"/e/{event['slug']}")
     text = r.get_data(as_text=True)
     assert r.status_code == 500 and r.content_type.startswith("text/html")
@@ -396,7 +397,7 @@ def test_busy_database_answers_503_busy(app, client, event, monkeypatch, make_er
         """Fail like an overloaded database does."""
         raise make_error()
 
-    monkeypatch.setattr(app.extensions["queue"], "perform", busy)
+    monkeypatch.setattr(services(app).queue, "perform", busy)
     r = post(client, event["slug"], "start", crd(event))
     err(r, 503, "busy")
     assert int(r.headers["Retry-After"]) >= 1
@@ -414,7 +415,7 @@ def test_other_database_errors_stay_internal(app, client, event, monkeypatch):
         """Fail like a broken schema would."""
         raise exc.OperationalError("SELECT", {}, sqlite3.OperationalError("no such table: secret_table"))
 
-    monkeypatch.setattr(app.extensions["queue"], "perform", broken)
+    monkeypatch.setattr(services(app).queue, "perform", broken)
     r = post(client, event["slug"], "start", crd(event))
     err(r, 500, "internal")
     assert "secret_table" not in r.get_data(as_text=True)
@@ -422,13 +423,11 @@ def test_other_database_errors_stay_internal(app, client, event, monkeypatch):
 
 def test_failed_broadcast_does_not_fail_a_committed_http_action(client, event, monkeypatch):
     """When sending the messages fails after the commit, the HTTP answer is still 200 ok."""
-    import coordinator.api as api
-
     def fail(*args, **kwargs):
         """Fail like a busy database during the broadcast."""
         raise RuntimeError("broadcast failed")
 
-    monkeypatch.setattr(api, "publish", fail)
+    monkeypatch.setattr(services(client.application).effects, "publish", fail)
     body = ok(post(client, event["slug"], "start", crd(event)))
     assert observer_view(client, event["slug"])["v"] == body["v"]
 
@@ -446,13 +445,11 @@ def test_broadcast_meeting_a_restarting_database_logs_one_line(app, client, even
     action still answers ok, clients resync on the version gap, and the log has one line, not a traceback."""
     import logging
 
-    from coordinator import api, sockets
     from coordinator.extensions import socketio
 
-    def gone(app, out):
+    def gone(out):
         raise _db_gone()
-    monkeypatch.setattr(api, "publish", gone)
-    monkeypatch.setattr(sockets, "publish", gone)
+    monkeypatch.setattr(services(app).effects, "publish", gone)
     caplog.set_level(logging.WARNING)
     if via == "http":
         r = client.post(f"/api/events/{event['slug']}/actions/broadcast", json={"op": new_op(), "args": {"text": "x"}},

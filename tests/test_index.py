@@ -6,6 +6,7 @@ import re
 import pytest
 
 from conftest import new_op
+from coordinator.services import services
 
 FORM = {"title": "Lubyanka", "location": "Square", "spots": "A\nB", "slot_min": "5", "grace_min": "2",
         "lead_min": "1", "max_queue": "50", "purge_after_h": "0"}
@@ -69,7 +70,7 @@ def test_form_without_csrf_token_is_refused(client, app):
     assert r.status_code == 400
     r = client.post("/", data=FORM | {"csrf_token": "forged"})
     assert r.status_code == 400
-    with app.extensions["queue"].store.read() as s:
+    with services(app).queue.store.read() as s:
         assert s.query(Event).count() == 0
 
 

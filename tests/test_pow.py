@@ -9,6 +9,7 @@ import altcha
 import pytest
 
 from coordinator.extensions import db, socketio
+from coordinator.services import services
 from conftest import new_op, new_token, app_with
 
 
@@ -183,7 +184,7 @@ def test_the_current_on_site_code_waives_the_address_price(app, client):
 
 
 def test_junk_cannot_use_up_event_creation(app, client):
-    app.extensions["create_limiter"].limit = 3
+    services(app).create_limiter.limit = 3
     for _ in range(30):
         r = client.post("/api/events", data="x", headers={"Content-Type": "text/plain"})
         assert r.status_code == 400

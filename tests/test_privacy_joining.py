@@ -10,6 +10,7 @@ import altcha
 import pytest
 
 from conftest import new_op, new_token, app_with
+from coordinator.services import services
 
 FAKE_IP = "198.51.100.23"
 USER_AGENT = "Mozilla/5.0 (FloodProbe) UniqueAgentString/1.2"
@@ -58,7 +59,7 @@ def test_join_defences_keep_no_address(app, caplog, capsys):
     text = "\n".join(f"{r.name} {r.getMessage()}" for r in caplog.records) + printed.out + printed.err
     assert FAKE_IP not in text and "UniqueAgentString" not in text
     # the limiter's memory holds keyed hashes, not addresses
-    limiter = app.extensions["address_limiter"]
+    limiter = services(app).address_limiter
     assert len(limiter) >= 1
     for key in limiter.buckets:
         assert isinstance(key, bytes) and len(key) == 16

@@ -21,6 +21,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from coordinator import push
+from coordinator.domain.line import reached
+from coordinator.services import services
 from conftest import new_token
 
 
@@ -145,7 +147,7 @@ def test_public_key_endpoint_matches_the_instance_key(app, client):
     assert r.status_code == 200 and r.json["ok"]
     key = unb64u(r.json["key"])
     assert len(key) == 65 and key[0] == 4  # an uncompressed P-256 point
-    assert r.json["key"] == app.extensions["push"].public_key
+    assert r.json["key"] == services(app).push.public_key
 
 
 def test_called_person_gets_an_encrypted_generic_push(app, client, live_event, service):
@@ -167,7 +169,7 @@ def test_called_person_gets_an_encrypted_generic_push(app, client, live_event, s
     assert payload["texts"]["en"]["body"] == "Your turn is coming"
     assert payload["texts"]["ru"]["body"] == "Ваша очередь подходит"
     assert "Alpha" not in json.dumps(payload, ensure_ascii=False)  # generic: no name, no place, no spot
-    claims = verify_vapid(push_req["headers"], app.extensions["push"].public_key, service.url)
+    claims = verify_vapid(push_req["headers"], services(app).push.public_key, service.url)
     assert claims["sub"] == app.config["VAPID_SUBJECT"]
 
 
@@ -220,11 +222,11 @@ def test_only_known_push_services_unless_insecure_tests(app):
 
 def test_reached_positions():
     """Which new places crossed the ready_at line in a change."""
-    assert push.reached([[2, 5, -1]], 2) == {2}
-    assert push.reached([[3, 5, -2]], 2) == {1, 2}
-    assert push.reached([[1, 1, 1]], 2) == set()     # moved down
-    assert push.reached([], 2) == set()
-    assert push.reached([[4, 9, -1]], 3) == {3}
+    assert reached([[2, 5, -1]], 2) == {2}
+    assert reached([[3, 5, -2]], 2) == {1, 2}
+    assert reached([[1, 1, 1]], 2) == set()     # moved down
+    assert reached([], 2) == set()
+    assert reached([[4, 9, -1]], 3) == {3}
 
 
 def test_keys_generated_once_into_the_instance_folder_or_taken_from_config(tmp_path, monkeypatch):
@@ -237,17 +239,17 @@ def test_keys_generated_once_into_the_instance_folder_or_taken_from_config(tmp_p
     path = tmp_path / "inst" / "vapid_private.pem"
     assert path.exists() and (path.stat().st_mode & 0o777) == 0o600
     a2 = create_app(dict(cfg))
-    assert a1.extensions["push"].public_key == a2.extensions["push"].public_key
+    assert services(a1).push.public_key == services(a2).push.public_key
     key = ec.generate_private_key(ec.SECP256R1())
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                             serialization.NoEncryption()).decode()
     a3 = create_app(dict(cfg, VAPID_PRIVATE_KEY=pem))
     raw = key.public_key().public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
-    assert a3.extensions["push"].public_key == b64u(raw)
+    assert services(a3).push.public_key == b64u(raw)
     keyfile = tmp_path / "k.pem"
     keyfile.write_text(pem)
     a4 = create_app(dict(cfg, VAPID_PRIVATE_KEY=str(keyfile)))
-    assert a4.extensions["push"].public_key == b64u(raw)
+    assert services(a4).push.public_key == b64u(raw)
     for a in (a1, a2, a3, a4):
         with a.app_context():
             from coordinator.extensions import db

@@ -13,6 +13,7 @@ from sqlalchemy import delete, select
 
 from coordinator.domain.models import Connection
 from coordinator.extensions import socketio
+from coordinator.services import services
 from conftest import new_op, new_token
 
 
@@ -31,7 +32,7 @@ def act(sio, action, args=None):
 
 def rows(app, **where) -> list:
     """The `connections` rows matching `where`."""
-    with app.extensions["queue"].store.read() as s:
+    with services(app).queue.store.read() as s:
         return list(s.scalars(select(Connection).filter_by(**where)))
 
 
@@ -66,7 +67,7 @@ def test_revocation_closes_sockets_without_a_row(app, client, event):
     inv = act(owner, "invite", {"label": "Helper"})["result"]
     helper = connect(app, client, {"event": event["slug"], "coordinator": inv["token"]})
     helper.emit("disconnect")  # refused now; delete the row by hand to stand for any way it could go missing
-    with app.extensions["queue"].store.write() as s:
+    with services(app).queue.store.write() as s:
         s.execute(delete(Connection).where(Connection.coordinator_id == inv["coordinator"]))
     assert act(owner, "revoke", {"coordinator": inv["coordinator"]})["ok"]
     assert not helper.is_connected()
@@ -96,7 +97,7 @@ def test_a_socket_closed_by_the_ticker_is_told_why_first(app, event, gone):
     `bye`. The socket it closes gets its `bye` first, so the page shows the reason instead of reconnecting and being
     refused with a bare "invalid link" (a browser test met that race)."""
     from coordinator.sockets import close_gone
-    q = app.extensions["queue"]
+    q = services(app).queue
     owner_who = q.authenticate({"event": event["slug"], "coordinator": event["token"]})
     invited = q.perform(owner_who, "invite", {"label": "Helper"}, new_op()).result
     helper = socketio.test_client(app, auth={"event": event["slug"], "coordinator": invited["token"]})

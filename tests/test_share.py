@@ -10,6 +10,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from tests.domain.test_stats import S, run_picket
+from coordinator.services import services
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -30,7 +31,7 @@ def act(client, slug, name, args=None, coordinator=None, participant=None):
 @pytest.fixture
 def picket(app, client):
     """The scripted picket of tests/domain/test_stats.py, run on the app's engine and fake clock."""
-    return run_picket(app.extensions["queue"])
+    return run_picket(services(app).queue)
 
 
 def coord(token):

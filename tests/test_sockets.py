@@ -9,6 +9,7 @@ import pytest
 from coordinator.domain.actions import ACTIONS
 from coordinator.domain.errors import STATUS_BY_CODE
 from coordinator.extensions import socketio
+from coordinator.services import services
 from conftest import new_op, new_token
 
 ERROR_CODES = set(STATUS_BY_CODE)
@@ -519,7 +520,7 @@ def test_internal_error_has_no_traceback(app, client, event, monkeypatch):
         """Fail like a bug would."""
         raise RuntimeError(secret_detail)
 
-    monkeypatch.setattr(app.extensions["queue"], "perform", explode)
+    monkeypatch.setattr(services(app).queue, "perform", explode)
     ack = act(crd, "start")
     assert_error(ack, "internal")
     text = json.dumps(ack)
@@ -539,7 +540,7 @@ def test_busy_database_answers_busy(app, client, event, monkeypatch):
         """Fail like an exhausted connection pool does."""
         raise exc.TimeoutError("QueuePool limit of size 5 overflow 10 reached, connection timed out, timeout 30.00")
 
-    monkeypatch.setattr(app.extensions["queue"], "perform", busy)
+    monkeypatch.setattr(services(app).queue, "perform", busy)
     ack = act(crd, "start")
     assert_error(ack, "busy")
     assert "QueuePool" not in json.dumps(ack)
@@ -552,7 +553,7 @@ def test_presence_write_meeting_a_busy_database_is_retried(app, client, event, m
     """Recording a socket, or forgetting it, that finds the database busy neither refuses the connection nor leaves a
     closed phone online: the write is tried again in the background."""
     from sqlalchemy import exc
-    q = app.extensions["queue"]
+    q = services(app).queue
     real = {"connected": q.connected, "disconnected": q.disconnected}
     failures = {"connected": 1, "disconnected": 2}
 
@@ -587,14 +588,13 @@ def until(predicate, what: str, timeout: float = 15) -> None:
 
 def test_failed_broadcast_does_not_fail_a_committed_action(app, client, event, monkeypatch):
     """When sending the messages fails after the commit (e.g. no pooled connection for a `me`), the ack is still ok."""
-    import coordinator.sockets as handlers
     crd = connect(app, client, {"event": event["slug"], "coordinator": event["token"]})
 
     def fail(*args, **kwargs):
         """Fail like a busy database during the broadcast."""
         raise RuntimeError("broadcast failed")
 
-    monkeypatch.setattr(handlers, "publish", fail)
+    monkeypatch.setattr(services(app).effects, "publish", fail)
     ack = act(crd, "start")
     assert_ok(ack)
     assert snap(crd)["v"] == ack["v"]
@@ -607,7 +607,7 @@ def test_connect_failure_refuses_the_connection(app, client, event, monkeypatch)
         """Fail like an exhausted connection pool does."""
         raise exc.TimeoutError("QueuePool limit reached")
 
-    monkeypatch.setattr(app.extensions["queue"], "authenticate", busy)
+    monkeypatch.setattr(services(app).queue, "authenticate", busy)
     sio = socketio.test_client(app, auth={"event": event["slug"], "coordinator": event["token"]},
                                flask_test_client=client)
     assert not sio.is_connected()
