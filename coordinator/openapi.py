@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .domain.actions import ACTIONS, BULK_SELECTIONS, GATES, SETTINGS
-from .domain.models import FINAL_STATES, LIVE_STATES
+from .domain.models import EVENT_STATES, FINAL_STATES, LIVE_STATES
 
 FIELD_SCHEMAS = {
     "pseudonym": {"type": "string", "maxLength": 32}, "entry": {"type": "integer"}, "spot": {"type": "integer"},
@@ -36,6 +36,8 @@ for _k, (_lo, _hi) in SETTINGS.items():
 ERROR = {"type": "object", "required": ["ok", "error"], "properties": {"ok": {"const": False}, "error": {
     "type": "object", "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
     "required": ["code", "message"]}}}
+ERRORS = {"400": {"$ref": "#/components/responses/bad_request"}, "4XX": {"$ref": "#/components/responses/error"}}
+SLUG = [{"$ref": "#/components/parameters/slug"}]  # the path parameter of every /api/events/{slug}/... path
 OP = {"type": "string", "pattern": "^[A-Za-z0-9_-]{8,64}$", "description": "client operation id (idempotency key)"}
 
 # Arguments an action cannot do without (a missing one answers 400 bad_request). `confirm_arrival` and `finish`
@@ -51,7 +53,6 @@ REQUIRED_ARGS = {
 DEFAULTS = {"slot_ms": 300_000, "grace_ms": 120_000, "lead_ms": 60_000, "max_queue": 200, "ready_at": 2,
             "miss_back": 3, "purge_after_ms": 12 * 3_600_000, "show_pseudonyms": False, "auto_call": True,
             "pause_on_detain": False, "board_qr": True}
-EVENT_STATES = ("draft", "open", "live", "paused", "ended")
 # `pending`: asked to join an event with the `approval` gate, not admitted yet (not in line).
 ENTRY_STATES = ("pending",) + LIVE_STATES + FINAL_STATES
 
@@ -191,10 +192,9 @@ def _share_paths() -> dict:
 
     def get(op: str, summary: str, media: str, extra: list | None = None) -> dict:
         return {"get": {"operationId": op, "summary": summary, "security": [{"coordinator": []}],
-                        "parameters": [{"$ref": "#/components/parameters/slug"}, *(extra or [])],
+                        "parameters": [*SLUG, *(extra or [])],
                         "responses": {"200": {"description": summary, "content": {media: {"schema": bodies[media]}}},
-                                      "400": {"$ref": "#/components/responses/bad_request"},
-                                      "4XX": {"$ref": "#/components/responses/error"}}}}
+                                      **ERRORS}}}
     chart = {"name": "name", "in": "path", "required": True, "schema": {"enum": ["line", "waits"]}}
     return {
         "/api/events/{slug}/stats": get("stats", "Statistics of the event so far.", "application/json"),
@@ -220,7 +220,7 @@ def _action_paths() -> dict:
                            "both at once answer 400 bad_request)." + (
                                " A coordinator must name the `entry`." if name in ("confirm_arrival", "finish")
                                else ""),
-            "parameters": [{"$ref": "#/components/parameters/slug"}],
+            "parameters": SLUG,
             "security": [{"participant": []}, {"coordinator": []}],
             "requestBody": {"required": True, "content": {"application/json": {"schema": {
                 "type": "object", "additionalProperties": False, "required": ["op"] + (["args"] if required else []),
@@ -233,20 +233,17 @@ def _action_paths() -> dict:
                                   "content": {"application/json": {"schema": {"allOf": [
                                       _ref("ActionAnswer"),
                                       {"properties": {"result": _result_schema(name)}}]}}}},
-                          "400": {"$ref": "#/components/responses/bad_request"},
-                          "4XX": {"$ref": "#/components/responses/error"},
-                          "503": {"$ref": "#/components/responses/busy"}},
+                          **ERRORS, "503": {"$ref": "#/components/responses/busy"}},
         }}
     paths["/api/events/{slug}/actions/panic"] = {"post": {
         "operationId": "action_panic", "summary": "End the event and delete all of its data now (the owner only).",
-        "parameters": [{"$ref": "#/components/parameters/slug"}], "security": [{"coordinator": []}],
+        "parameters": SLUG, "security": [{"coordinator": []}],
         "requestBody": {"required": True, "content": {"application/json": {"schema": {
             "type": "object", "properties": {"op": OP}, "required": ["op"]}}}},
         "responses": {"200": {"description": "deleted; every client of the event gets `bye`",
                               "content": {"application/json": {"schema": {"allOf": [
                                   _ref("ActionAnswer"), {"properties": {"result": _obj({"purged": {"const": True}})}}]}}}},
-                      "400": {"$ref": "#/components/responses/bad_request"},
-                      "4XX": {"$ref": "#/components/responses/error"}}}}
+                      **ERRORS}}}
     return paths
 
 
@@ -256,29 +253,27 @@ def _join_paths() -> dict:
         "operationId": "challenge",
         "summary": "A proof-of-work challenge for joining (ALTCHA v2, PBKDF2/SHA-256), signed, for this event only, "
                    "usable once within its expiry; solve it and send {challenge, solution} as the join's `pow`.",
-        "parameters": [{"$ref": "#/components/parameters/slug"}],
+        "parameters": SLUG,
         "responses": {"200": _json(_obj({"ok": {"const": True}, "challenge": _obj({
                           "parameters": {"type": "object", "description": "ALTCHA v2 parameters (algorithm, cost, "
                                                                           "keyPrefix, salt, expiresAt, data)"},
                           "signature": STR})}), "{ok, challenge: {parameters, signature}}"),
-                      "400": {"$ref": "#/components/responses/bad_request"},
+                      **ERRORS,
                       "429": {"description": "`rate_limited`: too many challenges from this network address just "
                                              "now; retry after Retry-After seconds",
                               "headers": {"Retry-After": {"schema": {"type": "integer"}}},
-                              "content": {"application/json": {"schema": ERROR}}},
-                      "4XX": {"$ref": "#/components/responses/error"}}}},
+                              "content": {"application/json": {"schema": ERROR}}}}}},
         "/api/events/{slug}/code": {"get": {
             "operationId": "gate_code",
             "summary": "The current on-site join code, when it changes, and an SVG QR code of the join link with it, "
                        "for a big screen holding the event's display key (X-Display-Key header; the console gives it).",
-            "parameters": [{"$ref": "#/components/parameters/slug"}],
+            "parameters": SLUG,
             "responses": {"200": _json(_obj({"ok": {"const": True}, "gate": {"enum": list(GATES)},
                                              "code": {"type": "string", "pattern": "^[0-9]{4,8}$"},
                                              "next_at": INT, "server_now": INT, "qr": STR}, ["gate"]),
                                        "{ok, gate, code, next_at, qr}: code, next_at and qr only for the `onsite` "
                                        "gate"),
-                          "400": {"$ref": "#/components/responses/bad_request"},
-                          "4XX": {"$ref": "#/components/responses/error"}}}}}
+                          **ERRORS}}}}
 
 
 def _json(schema: dict, description: str) -> dict:
@@ -287,8 +282,6 @@ def _json(schema: dict, description: str) -> dict:
 
 def document() -> dict:
     """The whole document."""
-    slug = [{"$ref": "#/components/parameters/slug"}]
-    errors = {"400": {"$ref": "#/components/responses/bad_request"}, "4XX": {"$ref": "#/components/responses/error"}}
     snapshot = _obj({"ok": {"const": True}, "data": _ref("Snapshot")})
     create_props = {
         "title": FIELD_SCHEMAS["title"], "location": FIELD_SCHEMAS["location"],
@@ -319,17 +312,17 @@ def document() -> dict:
                     "coordinator_token": {"type": "string", "description": "shown only in this answer"},
                     "links": _obj({"join": STR, "board": STR, "console": STR})}),
                     "created; `slug` is also at `event.event.slug`"),
-                    **errors}}},
+                    **ERRORS}}},
             "/api/events/{slug}": {"get": {
                 "operationId": "observer_snapshot", "summary": "The public snapshot of an event.",
-                "parameters": slug,
+                "parameters": SLUG,
                 "responses": {"200": _json(_obj({"ok": {"const": True}, "data": _ref("ObserverSnapshot")}),
-                                           "the observer snapshot"), **errors}}},
+                                           "the observer snapshot"), **ERRORS}}},
             "/api/events/{slug}/snapshot": {"get": {
                 "operationId": "snapshot", "summary": "The snapshot for the caller's role.",
-                "parameters": slug,
+                "parameters": SLUG,
                 "security": [{"participant": []}, {"coordinator": []}, {}],
-                "responses": {"200": _json(snapshot, "the snapshot for the caller's role"), **errors}}},
+                "responses": {"200": _json(snapshot, "the snapshot for the caller's role"), **ERRORS}}},
             "/healthz": {"get": {"operationId": "health",
                                  "summary": "Readiness: the database answers and the message queue (if any) works.",
                                  "responses": {"200": _json(_obj({"ok": {"const": True}}), "ok"),
