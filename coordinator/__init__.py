@@ -79,9 +79,11 @@ def create_app(test_config: dict | None = None, offload: Callable | None = None)
 def _services(app: Flask, offload: Callable | None) -> Services:
     """Build the app's services (coordinator/services.py) and the effects dispatcher over them."""
     from . import push
+    from .addrlimit import AddressLimiter
     from .broadcast import Outbox
     from .effects import Effects
     from .passphrase import Passphrases, direct
+    from .ratelimit import ActionLimiter
     from .security import WindowLimiter
     c, offload = app.config, offload or direct
     passphrases = Passphrases(offload)
@@ -91,12 +93,15 @@ def _services(app: Flask, offload: Callable | None) -> Services:
         engine_queue = Queue(Store(engine), clock, max_event_ms=int(c["MAX_EVENT_HOURS"] * 3600_000),
                              pow=_proof_of_work(app, offload), pace=_pace(app), passphrases=passphrases)
     svc = app.extensions[KEY] = Services(
-        config=c, queue=engine_queue,
+        queue=engine_queue,
         # This server process's name in the `connections` table (random, new at every start: nothing about the host).
         process=secrets.token_hex(8),
         passphrases=passphrases,
         outbox=Outbox(),  # one per app, so apps in one process (as in tests) never share versions
         push=push.keys(app),  # Web Push: the VAPID keys
+        action_limiter=ActionLimiter(c["ACTION_BURST"], c["ACTION_WINDOW_SECONDS"]),
+        address_limiter=AddressLimiter(c["ADDR_BURST"], c["ADDR_PER_MINUTE"], c["ADDR_MAX_DEBT"],
+                                       c["ADDR_PRICE_STEP"]),
         create_limiter=WindowLimiter(c["CREATE_LIMIT_PER_MINUTE"]))
     svc.effects = Effects(app, svc)
     return svc

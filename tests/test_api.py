@@ -5,6 +5,7 @@ import pytest
 
 from conftest import new_op, new_token
 from coordinator.domain.actions import ACTIONS
+from coordinator.ratelimit import ActionLimiter
 from coordinator.services import services
 
 
@@ -366,8 +367,7 @@ def test_invite_token_is_shown_once(client, event):
 
 def test_http_actions_are_rate_limited(app, client, event):
     """Over ACTION_BURST per window: 429 rate_limited with Retry-After, and the refused action changes nothing."""
-    app.config["ACTION_BURST"] = 2
-    app.config["ACTION_WINDOW_SECONDS"] = 3600
+    services(app).action_limiter = ActionLimiter(burst=2, window=3600)
     v = [ok(post(client, event["slug"], "broadcast", crd(event), {"text": f"note {i}"}))["v"] for i in range(2)][-1]
     r = post(client, event["slug"], "broadcast", crd(event), {"text": "one too many"})
     err(r, 429, "rate_limited")

@@ -10,6 +10,8 @@ from jsonschema import Draft202012Validator
 
 from conftest import new_op, new_token
 from coordinator.openapi import REQUIRED_ARGS
+from coordinator.ratelimit import ActionLimiter
+from coordinator.services import services
 
 
 @pytest.fixture
@@ -64,7 +66,7 @@ class Contract:
 
 def test_a_whole_picket_answers_as_documented(app, client, doc):
     """Every documented operation, called as a real picket would, answers what the document says."""
-    app.config["ACTION_BURST"] = 1000  # the owner acts more often than 30 times in 10 s here (its limit's own test)
+    services(app).action_limiter = ActionLimiter(burst=1000, window=10)  # the owner acts more often than 30 times in 10 s here (its limit's own test)
     c = Contract(client, doc)
     created = c.call("POST", "/api/events", json={"title": "Contract", "spots": [{"label": "A"}, {"label": "B"}],
                                                   "auto_call": False}, status=201).json

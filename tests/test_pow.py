@@ -9,6 +9,7 @@ import altcha
 import pytest
 
 from coordinator.extensions import db, socketio
+from coordinator.addrlimit import AddressLimiter
 from coordinator.services import services
 from conftest import new_op, new_token, app_with
 
@@ -152,8 +153,7 @@ def test_the_price_rises_with_the_events_joins_and_falls_after(app, client):
 
 
 def test_an_address_that_asks_too_often_pays_more_then_waits(app, client):
-    app.extensions.pop("address_limiter", None)
-    app.config.update(ADDR_BURST=2, ADDR_PER_MINUTE=1, ADDR_MAX_DEBT=2, ADDR_PRICE_STEP=4)
+    services(app).address_limiter = AddressLimiter(burst=2, per_minute=1, max_debt=2, step=4)
     ev = make_event(client)
     costs = [get_challenge(client, ev["slug"])["parameters"]["cost"] for _ in range(4)]
     assert costs == [1, 1, 4, 16]
@@ -166,8 +166,7 @@ def test_an_address_that_asks_too_often_pays_more_then_waits(app, client):
 
 def test_the_current_on_site_code_waives_the_address_price(app, client):
     from coordinator.domain import gate
-    app.extensions.pop("address_limiter", None)
-    app.config.update(ADDR_BURST=1, ADDR_PER_MINUTE=1, ADDR_MAX_DEBT=1, ADDR_PRICE_STEP=4)
+    services(app).address_limiter = AddressLimiter(burst=1, per_minute=1, max_debt=1, step=4)
     ev = make_event(client, gate="onsite")
     with app.app_context():
         from coordinator.domain.models import Event

@@ -5,6 +5,7 @@ from pytest import approx
 
 from coordinator.extensions import socketio
 from coordinator.ratelimit import ActionLimiter, retry_after_header
+from coordinator.services import services
 from conftest import HandClock as Clock, new_op, new_token
 
 
@@ -83,8 +84,7 @@ def test_retry_after_is_whole_seconds_at_least_one():
 
 def test_socket_and_http_share_one_budget(app, client, event):
     """Actions over the socket and over HTTP spend the same coordinator budget."""
-    app.config["ACTION_BURST"] = 2
-    app.config["ACTION_WINDOW_SECONDS"] = 3600
+    services(app).action_limiter = ActionLimiter(burst=2, window=3600)
     sio = socketio.test_client(app, auth={"event": event["slug"], "coordinator": event["token"]},
                                flask_test_client=client)
     for i in range(2):

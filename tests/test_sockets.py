@@ -9,6 +9,7 @@ import pytest
 from coordinator.domain.actions import ACTIONS
 from coordinator.domain.errors import STATUS_BY_CODE
 from coordinator.extensions import socketio
+from coordinator.ratelimit import ActionLimiter
 from coordinator.services import services
 from conftest import new_op, new_token
 
@@ -466,8 +467,7 @@ def test_op_replay_returns_first_answer(app, client, event):
 
 def test_rate_limited(app, client, event):
     """More than ACTION_BURST actions in a burst: rate_limited, and the refused ones change nothing."""
-    app.config["ACTION_BURST"] = 3
-    app.config["ACTION_WINDOW_SECONDS"] = 3600
+    services(app).action_limiter = ActionLimiter(burst=3, window=3600)
     crd = connect(app, client, {"event": event["slug"], "coordinator": event["token"]})
     acks = [act(crd, "broadcast", {"text": f"message {i}"}) for i in range(5)]
     for ack in acks[:3]:
