@@ -1,7 +1,6 @@
 """Picket Queue: the app factory."""
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import secrets
@@ -10,7 +9,7 @@ from typing import Callable
 
 from flask import Flask
 
-from .config import Defaults, pg_engine_options
+from .config import Defaults, message_channel, pg_engine_options  # noqa: F401 - message_channel: also for tests
 from .domain import Queue, Store, SystemClock
 from .domain.store import configure_engine
 from .extensions import babel, db, migrate, socketio
@@ -122,21 +121,6 @@ def _pace(app: Flask):
     from .domain.pow import Pace
     c = app.config
     return Pace(c["POW_CALM_PER_MINUTE"], c["POW_STEP"], c["POW_MAX_DOUBLINGS"])
-
-
-def message_channel(config) -> str:
-    """The installation's Redis channel: MESSAGE_QUEUE_CHANNEL, or a name derived from SECRET_KEY.
-
-    Every process of one installation must share SECRET_KEY anyway (sessions are signed with it), and no other
-    installation has it, so a digest of it separates installations without a new setting. It is one-way (a channel
-    name seen on Redis does not reveal the key). The database URL would be unique too, but processes of one
-    installation may spell it differently (host name or address, password in the URL or not) and would then not
-    hear each other, which is worse than the leak it prevents.
-    """
-    if config.get("MESSAGE_QUEUE_CHANNEL"):
-        return str(config["MESSAGE_QUEUE_CHANNEL"])
-    digest = hashlib.sha256(b"picket-queue message channel\0" + str(config["SECRET_KEY"]).encode()).hexdigest()
-    return f"picket-{digest[:24]}"
 
 
 def _engine_options(app: Flask) -> None:

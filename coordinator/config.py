@@ -1,4 +1,5 @@
 """Default settings. Override them in instance/config.py or with PICKET_* environment variables."""
+import hashlib
 
 # Database connection pool, per server process. SQLALCHEMY_ENGINE_OPTIONS overrides these key by key (the extension
 # merges the two). In threading mode every request is a thread that holds a connection while it waits for the write
@@ -110,3 +111,18 @@ class Defaults:
     BABEL_DEFAULT_LOCALE = "ru"
     SESSION_COOKIE_SAMESITE = "Strict"
     SESSION_COOKIE_HTTPONLY = True
+
+
+def message_channel(config) -> str:
+    """The installation's Redis channel: MESSAGE_QUEUE_CHANNEL, or a name derived from SECRET_KEY.
+
+    Every process of one installation must share SECRET_KEY anyway (sessions are signed with it), and no other
+    installation has it, so a digest of it separates installations without a new setting. It is one-way (a channel
+    name seen on Redis does not reveal the key). The database URL would be unique too, but processes of one
+    installation may spell it differently (host name or address, password in the URL or not) and would then not
+    hear each other, which is worse than the leak it prevents.
+    """
+    if config.get("MESSAGE_QUEUE_CHANNEL"):
+        return str(config["MESSAGE_QUEUE_CHANNEL"])
+    digest = hashlib.sha256(b"picket-queue message channel\0" + str(config["SECRET_KEY"]).encode()).hexdigest()
+    return f"picket-{digest[:24]}"

@@ -48,7 +48,7 @@ def http_error(e: HTTPException):
     if request.path.startswith("/api/"):
         resp, _ = fail(CODE_BY_HTTP_STATUS.get(e.code, "bad_request"), e.description or e.name)
         return resp, e.code, allow
-    return render_template("error.html", code=e.code, message=e.name), e.code, allow
+    return render_template("error.html", code=e.code), e.code, allow
 
 
 def crash(e: Exception):
@@ -56,7 +56,7 @@ def crash(e: Exception):
     log.exception("request failed: %s %s", request.method, request.url_rule)
     if request.path.startswith("/api/"):
         return fail(INTERNAL["code"], INTERNAL["message"])
-    return render_template("error.html", code=500, message="Internal error"), 500
+    return render_template("error.html", code=500), 500
 
 
 def init_app(app) -> None:

@@ -18,6 +18,7 @@ from flask import Flask, request
 from sqlalchemy import select
 
 from .domain.errors import Busy
+from .config import message_channel
 from .domain.models import ServerProcess
 from .extensions import socketio
 from .services import services
@@ -32,7 +33,6 @@ class QueueWatch:
     def __init__(self, app: Flask):
         """Not ready until the first check passes."""
         import redis
-        from . import message_channel
         self.app, self.channel, self.process = app, message_channel(app.config), services(app).process
         self.client = redis.Redis.from_url(app.config["MESSAGE_QUEUE"], socket_connect_timeout=2, socket_timeout=2)
         beat = app.config["HEARTBEAT_SECONDS"]
