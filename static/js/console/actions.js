@@ -23,6 +23,7 @@ function act(action, args, opts) {
     if (opts.button) opts.button.disabled = false;
     if (!res.ok) {
       toast(errorText(res.error), "error");
+      drawButtons();  // the view may have changed meanwhile (another coordinator called): its state, not "enabled"
       return res;
     }
     var r = res.result || {};
