@@ -8,7 +8,7 @@
 var SHELL_CACHE = "pq-shell-v1";
 var SETTINGS_CACHE = "pq-settings";
 var SHELL = ["/static/css/base.css", "/static/css/participant.css", "/static/js/net.js", "/static/js/eta.js",
-  "/static/js/participant.js", "/static/vendor/socket.io.min.js", "/static/favicon.svg",
+  "/static/js/participant.js", "/static/js/format.js", "/static/vendor/socket.io.min.js", "/static/favicon.svg",
   "/static/icons/icon-192.png"];
 
 self.addEventListener("install", function (event) {

@@ -4,8 +4,11 @@
  * visible again, `state` messages applied by version). While the socket is not connected - websockets blocked by a
  * network, a proxy that drops Socket.IO - the board polls GET /api/events/<slug> every 10 seconds instead.
  * Countdowns run from the server's clock (`server_now` offset). Texts come translated from the page.
- * Also wires the print button of templates/print.html (the only script that page loads).
+ * Also wires the print button of templates/print.html (the only script that page loads). Times are formatted by
+ * format.js, shared with the other pages.
  */
+import {fmt, clock, timeOfDay, serverClock} from "./format.js";
+
 (function () {
   "use strict";
 
@@ -25,7 +28,7 @@
   var v = 0;              // version shown
   var pub = null;         // the public block shown
   var base = 0;           // server time of `pub` (its estimates are relative to it)
-  var offset = 0;         // server time minus local time
+  var server = serverClock();  // server time minus local time, from every payload
   var news = [];          // announcements, newest first
   var mode = "connecting";
   var lastUpdate = null;  // local time of the last successful update
@@ -34,30 +37,10 @@
   var client = null;
 
   /** A text with {name} placeholders filled in. */
-  function t(key, vars) {
-    var s = T[key] || "";
-    return s.replace(/\{(\w+)\}/g, function (m, k) { return vars && k in vars ? String(vars[k]) : m; });
-  }
+  function t(key, vars) { return fmt(T[key] || "", vars); }
 
   /** The server's current time, estimated. */
-  function now() { return Date.now() + offset; }
-
-  /** m:ss or h:mm:ss of a duration. */
-  function clock(ms) {
-    var s = Math.max(0, Math.ceil(ms / 1000));
-    var h = Math.floor(s / 3600), m = Math.floor(s % 3600 / 60), sec = s % 60;
-    var mm = h ? (m < 10 ? "0" : "") + m : String(m);
-    return (h ? h + ":" : "") + mm + ":" + (sec < 10 ? "0" : "") + sec;
-  }
-
-  /** Local wall-clock time of a server timestamp, hours and minutes. */
-  function hhmm(ms) {
-    try {
-      return new Date(ms).toLocaleTimeString(T.lang, {hour: "2-digit", minute: "2-digit"});
-    } catch (e) {
-      return new Date(ms).toTimeString().slice(0, 5);
-    }
-  }
+  function now() { return server.now(); }
 
   /** A new element with a class and text. */
   function el(tag, cls, text) {
@@ -69,14 +52,10 @@
 
   // ------------------------------------------------------------ applying data
 
-  function setClock(serverNow) {
-    if (typeof serverNow === "number") offset = serverNow - Date.now();
-  }
-
   /** A full snapshot (first paint, socket, or a poll). */
   function applySnapshot(snap) {
     if (!snap || !snap.public) return;
-    setClock(snap.server_now);
+    server.learn(snap.server_now);
     v = snap.v;
     pub = snap.public;
     base = snap.server_now;
@@ -88,7 +67,7 @@
   /** A `state` message: newer versions only (a poll may already have shown it). */
   function applyState(msg) {
     if (!msg || msg.v <= v) return true;
-    setClock(msg.server_now);
+    server.learn(msg.server_now);
     v = msg.v;
     pub = msg.public;
     base = msg.server_now;
@@ -136,7 +115,7 @@
     list.textContent = "";
     next.forEach(function (ticket) { list.appendChild(el("li", "b-next-ticket", t("busy_ticket", {ticket: ticket}))); });
     $("b-nextup").hidden = !next.length || ev.state === "ended";
-    $("b-through").textContent = pub.through_at ? t("through", {time: hhmm(pub.through_at)}) : t("eta_none");
+    $("b-through").textContent = pub.through_at ? t("through", {time: timeOfDay(pub.through_at, T.lang)}) : t("eta_none");
   }
 
   function renderSpots() {
@@ -171,7 +150,7 @@
     list.textContent = "";
     news.forEach(function (a) {
       var li = el("li", "b-news-item");
-      var time = el("time", "b-news-time", hhmm(a.at));
+      var time = el("time", "b-news-time", timeOfDay(a.at, T.lang));
       time.setAttribute("datetime", new Date(a.at).toISOString());
       li.appendChild(time);
       li.appendChild(el("span", "b-news-text", a.text));
@@ -219,7 +198,7 @@
     if (gone) text = t("gone");
     else if (mode === "live") text = t("live");
     else if (mode === "polling") text = t("polling");
-    else if (mode === "offline") text = t("offline", {time: lastUpdate ? hhmm(lastUpdate + offset) : "–"});
+    else if (mode === "offline") text = t("offline", {time: lastUpdate ? timeOfDay(lastUpdate + server.offset, T.lang) : "–"});
     else text = t(mode === "connecting" ? "connecting" : "reconnecting");
     box.setAttribute("data-status", gone ? "gone" : mode);
     root.setAttribute("data-mode", gone ? "gone" : mode);
@@ -314,7 +293,7 @@
       onSnapshot: applySnapshot,
       onState: applyState,
       onAnnouncement: addNews,
-      onServerTime: function (o) { offset = o; },
+      onServerTime: function (o) { server.offset = o; },
       onStatus: function (status) {
         if (status === "live") {
           mode = "live";

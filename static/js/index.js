@@ -1,5 +1,7 @@
 // The start page: creates an event through the JSON API when JavaScript runs (the form also works without it),
 // then shows the secret coordinator link once, with a copy button.
+import {errorText as errorTextOf} from "./format.js";
+
 (function () {
   "use strict";
   var texts = JSON.parse(document.getElementById("texts").textContent);
@@ -10,12 +12,7 @@
   var copied = document.getElementById("copied");
 
   /** The translated text for an error code, naming the refused field when the server's message quotes it. */
-  function errorText(err) {
-    var text = texts.errors[err.code] || texts.errors.bad_request;
-    var m = /'(\w+)'/.exec(err.message || "");
-    if (m && texts.fields[m[1]]) text += " (" + texts.fields[m[1]] + ")";
-    return text;
-  }
+  function errorText(err) { return errorTextOf(texts, err, "bad_request"); }
 
   /** Minutes typed in a field, as milliseconds. */
   function minutes(name) {

@@ -147,8 +147,10 @@
   };
 
   Client.prototype._setStatus = function (status) {
-    /** Report the connection status to the page. */
+    /** Report the connection status to the page. A client closed for good reports nothing more: the page may have
+     * replaced it (the console opens a new client for each passphrase tried), and its status is not the page's. */
     var self = this;
+    if (this.closed) return;
     if (status === "live") this.since = null;
     else if (this.since === null) this.since = Date.now();
     this.status = status;
@@ -420,8 +422,9 @@
   };
 
   Client.prototype.stop = function () {
-    /** Close for good. */
+    /** Close for good (a pending "offline" report too). */
     this.closed = this.stopped = true;
+    clearTimeout(this._offlineTimer);
     if (this.socket) this.socket.disconnect();
   };
 

@@ -1,7 +1,10 @@
 /* The participant's phone page: join, wait, get ready, your turn, on the spot, afterwards.
  * The server owns the truth: every screen is drawn from the last snapshot (plus `state`/`me` messages), and the
- * page asks for a fresh snapshot after every reconnect and whenever it becomes visible (see net.js).
+ * page asks for a fresh snapshot after every reconnect and whenever it becomes visible (see net.js). Times and
+ * durations are formatted by format.js, shared with the other pages.
  */
+import {fmt, clock, hhmm, duration} from "./format.js";
+
 (function () {
   "use strict";
 
@@ -51,26 +54,7 @@
 
   function $(id) { return document.getElementById(id); }
 
-  /** Fill {name} placeholders of a translated text. */
-  function fmt(text, vals) {
-    return String(text).replace(/\{(\w+)\}/g, function (m, k) { return vals[k] !== undefined ? vals[k] : m; });
-  }
-
   function show(el, on) { if (el) el.hidden = !on; }
-
-  /** m:ss (or h:mm:ss) for a countdown. */
-  function clock(ms) {
-    var s = Math.max(0, Math.ceil(ms / 1000));
-    var h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = s % 60;
-    var mm = h ? (m < 10 ? "0" + m : m) : m;
-    return (h ? h + ":" : "") + mm + ":" + (sec < 10 ? "0" : "") + sec;
-  }
-
-  /** HH:MM of a local time. */
-  function hhmm(t) {
-    var d = new Date(t);
-    return (d.getHours() < 10 ? "0" : "") + d.getHours() + ":" + (d.getMinutes() < 10 ? "0" : "") + d.getMinutes();
-  }
 
   function errorText(code) { return (TJ.errors && TJ.errors[code]) || (T.errors && T.errors[code]) || T.errors.internal; }
 
@@ -174,7 +158,7 @@
     el.setAttribute("data-status", silent ? "silent" : status);
     var quiet = client.silentFor();
     var text = quiet !== null && quiet > client.silentLimit() && (silent || status !== "live")
-      ? fmt(T.no_contact, {time: hhmm(client.heardAt), ago: duration(quiet, true)})
+      ? fmt(T.no_contact, {time: hhmm(client.heardAt), ago: duration(quiet, T, true)})
       : status === "live" ? T.live
       : status === "offline" ? fmt(T.offline_since, {time: hhmm(since || Date.now())})
       : status === "reconnecting" ? T.reconnecting : T.connecting;
@@ -182,7 +166,7 @@
     var st = $("stale");
     var at = infoTime();
     var isStale = snap && (stale || status !== "live" || silent) && at;
-    setText(st, isStale ? fmt(T.stale_ago, {time: hhmm(at), ago: duration(Date.now() - at)}) : "");
+    setText(st, isStale ? fmt(T.stale_ago, {time: hhmm(at), ago: duration(Date.now() - at, T)}) : "");
     show(st, !!isStale);
     document.body.classList.toggle("is-stale", !!isStale);
     renderUnsent();
@@ -193,18 +177,6 @@
   function infoTime() {
     if (stale) return lastRx;
     return Math.max(lastRx || 0, client.heardAt || 0) || null;
-  }
-
-  /** "1 min 05 s" style durations (abbreviated units, so no plural forms are needed). `coarse`: in steps of 10 s,
-   * then of whole minutes, for the status line, which is a live region (a screen reader must not read it every
-   * second). */
-  function duration(ms, coarse) {
-    var s = Math.max(0, Math.floor((ms || 0) / 1000));
-    if (coarse && s < 60) return fmt(T.dur_s, {s: Math.floor(s / 10) * 10 || s});
-    if (coarse && s < 3600) return fmt(T.dur_m, {m: Math.floor(s / 60)});
-    if (s < 60) return fmt(T.dur_s, {s: s});
-    if (s < 3600) return fmt(T.dur_ms, {m: Math.floor(s / 60), s: (s % 60 < 10 ? "0" : "") + (s % 60)});
-    return fmt(T.dur_hm, {h: Math.floor(s / 3600), m: Math.floor((s % 3600) / 60)});
   }
 
   /** Change a text only when it differs (a live region must not announce the same words every second). */
