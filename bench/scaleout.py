@@ -46,10 +46,10 @@ for folder in (ROOT / "tests" / "scaleout", ROOT / "tests" / "server", ROOT / "t
 
 import nginx  # noqa: E402
 from cluster import Cluster  # noqa: E402
-from conftest import PG_ADMIN_URL, free_port  # noqa: E402
+from conftest import free_port  # noqa: E402
 from phones import Phone, create_event  # noqa: E402
 from run import Clients  # noqa: E402
-from services import PrivateRedis  # noqa: E402
+from services import PrivatePostgres, PrivateRedis  # noqa: E402
 
 PAUSE = 2.0  # seconds between one coordinator's changes: a brisk human
 NODE_SHARE = 2500  # Node.js client processes: one per this many phones
@@ -455,13 +455,25 @@ async def _floor_one_event(proc: subprocess.Popen, url: str, args, pad: int) -> 
 # ---------------------------------------------------------------- one configuration of the app
 
 
-def run_cluster(args, procs: int, folder: Path) -> dict:
+class BenchPostgres(PrivatePostgres):
+    """A PostgreSQL server of the benchmark's own (the shared one's 100 connections belong to everyone's tests), with
+    PostgreSQL's defaults (max_connections 100, fsync on), as the operations guide assumes."""
+
+    def start(self) -> "BenchPostgres":
+        """Start, listening on 127.0.0.1 only."""
+        self._ctl("-l", str(self.folder / "pg.log"), "-o",
+                  f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1", "start")
+        return self
+
+
+def run_cluster(args, procs: int, folder: Path, pg: BenchPostgres) -> dict:
     """A fresh database and private Redis, `procs` processes behind nginx, the load; returns the figures."""
     name = f"picket_bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+    admin = f"postgresql://postgres@127.0.0.1:{pg.port}/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     redis_server = PrivateRedis(folder / f"redis{procs}").start()
-    db_url = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1) + "/" + name
+    db_url = f"postgresql+psycopg://postgres@127.0.0.1:{pg.port}/{name}"
     say(f"{procs} process(es): starting")
     nginx.WORKER_CONNECTIONS = max(4096, 2 * (args.one_event or args.events * (args.phones + 2)) + 1000)  # two each
     cluster = Cluster(folder / f"c{procs}", db_url, redis_server.url, processes=procs,
@@ -469,14 +481,14 @@ def run_cluster(args, procs: int, folder: Path) -> dict:
                                  "PICKET_TICK_SECONDS": "0.5"})  # the production tick (the tests use 0.2 s)
     try:
         pids = [s.proc.pid for s in cluster.servers]
-        meter_kw = {"redis_port": redis_server.port, "db": (PG_ADMIN_URL.rsplit("/", 1)[0] + "/postgres", name)}
+        meter_kw = {"redis_port": redis_server.port, "db": (admin, name)}
         if args.one_event:
             return asyncio.run(one_event(cluster.url, [s.url for s in cluster.servers], pids, args, meter_kw))
         return asyncio.run(day_of_action(cluster.url, pids, args, meter_kw))
     finally:
         cluster.stop()
         redis_server.stop()
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
@@ -511,8 +523,12 @@ def main() -> None:
         say(f"{name}: {json.dumps(cols[name], ensure_ascii=False)}")
         if args.json:
             Path(args.json).write_text(json.dumps({"args": vars(args), "columns": cols}, indent=2))
-    column(f"{args.procs} processes", lambda: run_cluster(args, args.procs, folder))
-    column("1 process", lambda: run_cluster(args, 1, folder))
+    pg = BenchPostgres().start()
+    try:
+        column(f"{args.procs} processes", lambda: run_cluster(args, args.procs, folder, pg))
+        column("1 process", lambda: run_cluster(args, 1, folder, pg))
+    finally:
+        pg.remove()
     frame = next((c["mean state frame bytes"] for c in cols.values() if "mean state frame bytes" in c), 300)
     column("python-socketio floor", lambda: asyncio.run(floor("python", args, frame)))
     if node_floor_available():
