@@ -308,7 +308,7 @@ async def one_event(url: str, direct: list[str], pids: list[int], args, meter_kw
     swarm = NodeSwarm(spread(direct, args.one_event), ev["slug"])
     try:
         t0 = time.monotonic()
-        answers = await asyncio.to_thread(swarm.ask, "connect", 50)
+        answers = await asyncio.to_thread(swarm.ask, "connect", 50, timeout=max(600, args.one_event * 0.4))
         say(f"{sum(a['ok'] for a in answers)} phones connected in {time.monotonic() - t0:.0f} s "
             f"({len(swarm.procs)} Node.js processes; refused: {[a.get('refused') for a in answers]})")
         rates = {"connects/s": round(sum(a["ok"] for a in answers) / (time.monotonic() - t0))}
@@ -427,7 +427,7 @@ async def _floor_one_event(proc: subprocess.Popen, url: str, args, pad: int) -> 
     """The floor for --one-event: the same Node.js clients, all in one room."""
     swarm = NodeSwarm(spread([url + "/?event=room"], args.one_event), "room")
     try:
-        await asyncio.to_thread(swarm.ask, "connect", 50)
+        await asyncio.to_thread(swarm.ask, "connect", 50, timeout=max(600, args.one_event * 0.4))
 
         def delivered():
             """Engine.IO packets and bytes."""
