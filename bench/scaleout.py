@@ -514,7 +514,9 @@ def main() -> None:
     parser.add_argument("--one-event", type=int, default=0, help="one event of this many phones (Node.js clients)")
     parser.add_argument("--joiners", type=int, default=0,
                         help="with --one-event: how many of the phones join (default: all); the rest stay connected")
-    parser.add_argument("--no-single", action="store_true", help="leave out the 1-process column (saves time)")
+    parser.add_argument("--columns", default="many,one,python,node",
+                        help="which columns: many (--procs processes), one (1 process), python and node (the floors)")
+    parser.add_argument("--frame", type=int, default=0, help="the floors' frame size when the app columns are left out")
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -536,18 +538,23 @@ def main() -> None:
         say(f"{name}: {json.dumps(cols[name], ensure_ascii=False)}")
         if args.json:
             Path(args.json).write_text(json.dumps({"args": vars(args), "columns": cols}, indent=2))
-    pg = BenchPostgres().start()
-    try:
-        column(f"{args.procs} processes", lambda: run_cluster(args, args.procs, folder, pg))
-        if not args.no_single:
-            column("1 process", lambda: run_cluster(args, 1, folder, pg))
-    finally:
-        pg.remove()
-    frame = next((c["mean state frame bytes"] for c in cols.values() if "mean state frame bytes" in c), 300)
-    column("python-socketio floor", lambda: asyncio.run(floor("python", args, frame)))
-    if node_floor_available():
+    wanted = args.columns.split(",")
+    if "many" in wanted or "one" in wanted:
+        pg = BenchPostgres().start()
+        try:
+            if "many" in wanted:
+                column(f"{args.procs} processes", lambda: run_cluster(args, args.procs, folder, pg))
+            if "one" in wanted:
+                column("1 process", lambda: run_cluster(args, 1, folder, pg))
+        finally:
+            pg.remove()
+    frame = args.frame or next((c["mean state frame bytes"] for c in cols.values() if "mean state frame bytes" in c),
+                               300)
+    if "python" in wanted:
+        column("python-socketio floor", lambda: asyncio.run(floor("python", args, frame)))
+    if "node" in wanted and node_floor_available():
         column("Node.js socket.io floor", lambda: asyncio.run(floor("node", args, frame)))
-    else:
+    elif "node" in wanted:
         say("no Node.js floor (bench/floor_node.mjs or node_modules/socket.io missing)")
     load1 = os.getloadavg()
     keys = list(dict.fromkeys(k for c in cols.values() for k in c))
@@ -557,14 +564,15 @@ def main() -> None:
     print("|---|" + "---:|" * len(cols))
     for k in keys:
         print(f"| {k:50} | " + " | ".join(f"{str(cols[c].get(k, '-')):>24}" for c in cols) + " |")
-    many, one = cols[f"{args.procs} processes"].get(CPU), cols.get("1 process", {}).get(CPU)
+    many, one = cols.get(f"{args.procs} processes", {}).get(CPU), cols.get("1 process", {}).get(CPU)
     if many and one:
         print(f"\nserver CPU per delivered state, net of idle: {args.procs} processes / 1 process = {many / one:.2f}x "
               "(goal: at most 1.25x)")
-        for c in list(cols)[2:]:
-            if cols[c].get(CPU):
-                bare = cols[c][CPU]
-                print(f"  against the {c}: 1 process {one / bare:.2f}x, {args.procs} processes {many / bare:.2f}x")
+    for c in ("python-socketio floor", "Node.js socket.io floor"):
+        if cols.get(c, {}).get(CPU):
+            bare = cols[c][CPU]
+            print(f"  against the {c}: " + ", ".join(f"{name} {mine / bare:.2f}x" for name, mine in
+                                                     ((f"{args.procs} processes", many), ("1 process", one)) if mine))
     if args.json:
         Path(args.json).write_text(json.dumps({"args": vars(args), "load": [load0, load1], "columns": cols}, indent=2))
     shutil.rmtree(folder, ignore_errors=True)
