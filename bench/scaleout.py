@@ -47,11 +47,14 @@ for folder in (ROOT / "tests" / "scaleout", ROOT / "tests" / "server", ROOT / "t
 
 import nginx  # noqa: E402
 from cluster import Cluster  # noqa: E402
+import conftest  # noqa: E402
 from conftest import free_port  # noqa: E402
 from phones import Phone, create_event  # noqa: E402
 from run import Clients  # noqa: E402
 from services import PrivatePostgres, PrivateRedis  # noqa: E402
 
+_start = conftest.ServerProcess.start
+conftest.ServerProcess.start = lambda self, timeout=300: _start(self, timeout)  # a loaded machine starts slowly
 PAUSE = 2.0  # seconds between one coordinator's changes: a brisk human
 NODE_SHARE = 2500  # Node.js client processes: one per this many phones
 CPU = "server CPU µs per delivered state (net of idle)"
