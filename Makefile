@@ -64,8 +64,9 @@ bench-street: dev-deps vendor translations  ## the turn signal over street netwo
 bench-quick: dev-deps vendor translations
 	$(PY) bench/run.py --clients 200 --modes eventlet
 
-bench-scaleout: dev-deps vendor translations  ## day of action: EVENTS x PHONES over 3 processes behind nginx (PostgreSQL, Redis)
-	$(PY) bench/scaleout.py --events $${EVENTS:-50} --phones $${PHONES:-100}
+bench-scaleout: dev-deps vendor translations  ## day of action: EVENTS x PHONES over 3 processes behind nginx (PostgreSQL, Redis); ONE_EVENT=5000 for one large event
+	if [ -n "$${ONE_EVENT}" ]; then $(PY) bench/scaleout.py --one-event $${ONE_EVENT} --joiners $${JOINERS:-50} --changes 10; \
+	else $(PY) bench/scaleout.py --events $${EVENTS:-50} --phones $${PHONES:-100}; fi
 
 clean:
 	rm -rf $(VENV) node_modules static/vendor .pytest_cache .hypothesis

@@ -20,6 +20,7 @@ const TIMEOUT_MS = 120_000;
 const now = () => Number(process.hrtime.bigint()) / 1e9;
 const received = { bytes: 0, packets: 0 };
 const retried = { busy: 0 };
+const refused = {}; // connect_error messages, counted (bench/scaleout.py prints them)
 
 class Phone {
   constructor() {
@@ -61,7 +62,11 @@ class Phone {
         });
       });
       s.once("connect", () => { this.connected = true; resolve(); });
-      s.once("connect_error", () => { this.connected = false; resolve(); });
+      s.once("connect_error", (e) => {
+        refused[e.message] = (refused[e.message] || 0) + 1;
+        this.connected = false;
+        resolve();
+      });
     });
   }
 
@@ -110,7 +115,7 @@ async function handle([cmd, ...args]) {
   if (cmd === "connect") {
     const t0 = now();
     await gated(phones, args[0], (p) => p.connect());
-    return { ok: phones.filter((p) => p.connected).length, t0, t1: now() };
+    return { ok: phones.filter((p) => p.connected).length, t0, t1: now(), refused };
   }
   if (cmd === "join") {
     const t0 = now();
