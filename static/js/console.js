@@ -1,5 +1,6 @@
 // The coordinator console: live view of the line and every engine action, over Socket.IO (PQNet from net.js).
-// The server owns time and truth: every `console` message is the full coordinator snapshot, drawn as it comes;
+// The server owns time and truth: every `console` message gives the full coordinator view (whole, or as a patch that
+// net.js applies), drawn as it comes;
 // countdowns use the server clock offset. Texts come translated from the page (#texts); none are written here.
 (function () {
   "use strict";
@@ -1052,7 +1053,9 @@
       }
     });
     client.start();
-    client.socket.on("console", accept);
+    // A `console` message is the whole view or a patch to one held (net.js consoleView; it asks for a snapshot when
+    // it cannot apply one).
+    client.socket.on("console", function (msg) { accept(client.consoleView(msg)); });
   }
 
   $("pass-form").addEventListener("submit", function (ev) {
