@@ -46,13 +46,19 @@ class ConsoleFollower:
         self.keep = keep
         self.shown: dict | None = None
         self.missed = 0  # patches whose base was not held (a page asks for a snapshot then)
+        self.early = 0  # patches before any view was held (the page waits for the snapshot sent on connect)
 
     def take(self, msg: dict) -> dict | None:
         """The view a message gives (also shown when not older), None when its base is not held."""
         base = next((w for w in self.views if w.get("key") == msg.get("base")), None) if "patch" in msg else None
         view = apply_console(base, msg)
+        if view is None and any(w.get("key") == msg.get("key") for w in self.views):
+            return None  # the view it gives is held already (a snapshot taken after it was made)
         if view is None:
-            self.missed += 1
+            if self.views:
+                self.missed += 1
+            else:
+                self.early += 1
             return None
         self.views = [w for w in self.views if w.get("key") != view.get("key")][-(self.keep - 1):] + [view]
         if self.shown is None or view["v"] >= self.shown["v"]:

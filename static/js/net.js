@@ -217,6 +217,7 @@
     this.socket = socket;
     global.PQNet.current = this;  // for debugging in the console and for tests
     socket.on("connect", function () {
+      self._connecting = true;  // until the snapshot the server sends on connect (consoleView)
       self._heard();
       self._setStatus("live");
       self._flush();
@@ -336,15 +337,18 @@
   Client.prototype.consoleView = function (msg) {
     /** The whole view a `console` message gives (null: nothing to draw). A patch applies to the view it names as its
      * base, kept from an earlier message or snapshot; several server processes each send patches against the last
-     * view they sent, so a few are kept. A patch against a view not held asks for a snapshot, unless it is older than
-     * the newest view held (a late message from another process). */
+     * view they sent, so a few are kept. A patch against a view not held asks for a snapshot, unless one is on its
+     * way (the server sends one on every connect, sometimes just after the patch its own connection caused) or the
+     * patch is older than the newest view held (a late message from another process). */
     if (!msg) return null;
     var view = msg, views = this._views = this._views || [];
     if (msg.patch) {
       var base = views.filter(function (w) { return w.key === msg.base; })[0];
+      if (!base && views.some(function (w) { return w.key === msg.key; })) return null;  // held already (a snapshot)
       if (!base) {
         var newest = views.length ? Math.max.apply(null, views.map(function (w) { return w.v; })) : 0;
-        if (msg.v >= newest && (!this._resyncAt || Date.now() - this._resyncAt > ACK_TIMEOUT_MS)) {
+        if (msg.v >= newest && !this._connecting &&
+            (!this._resyncAt || Date.now() - this._resyncAt > ACK_TIMEOUT_MS)) {
           this._resyncAt = Date.now();
           this.refresh();
         }
@@ -368,6 +372,7 @@
     /** A full view: always accepted (it is the truth now), even if older than a message seen before. */
     if (!snap) return;
     this._resyncAt = 0;
+    this._connecting = false;
     this._keepView(snap);
     this._clock(snap.server_now, askedAt);
     this.v = snap.v;
