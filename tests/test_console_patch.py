@@ -119,3 +119,11 @@ def test_a_patch_names_its_base_and_a_view_not_held_is_not_patched(long_line):
     page.take(a)
     assert page.take(console_message(b, c)) is None and page.missed == 1
     assert page.take(console_message(a, b)) == b and page.take(console_message(b, c)) == c
+
+
+def test_row_floor_is_below_the_smallest_row():
+    """console_message skips measuring the whole view when the patch is under ROW_FLOOR bytes per row: an entry row
+    with every value empty must take more than that, or a whole view could be shorter than the patch sent."""
+    from coordinator.domain.views import ENTRY_COLUMNS, PARTICIPANT_FLAGS, ROW_FLOOR, entry_row
+    empty = entry_row((None,) * (len(ENTRY_COLUMNS) + len(PARTICIPANT_FLAGS)), None, {})
+    assert wire(empty) > ROW_FLOOR

@@ -342,7 +342,7 @@ def console_key(view: dict) -> str:
     body = {k: v for k, v in view.items() if k not in skip}
     if isinstance(body.get("public"), dict):
         body["public"] = {k: v for k, v in body["public"].items() if k not in PUBLIC_CLOCK}
-    dump = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+    dump = json.dumps(body, separators=(",", ":"), check_circular=False).encode()
     return hashlib.blake2b(dump, digest_size=9).hexdigest()
 
 
@@ -353,7 +353,14 @@ def console_message(old: dict | None, new: dict) -> dict:
         return new
     patch, lists = console_patch(old, new)
     small = {"role": new["role"], "v": new["v"], "key": new["key"], "base": old["key"], "patch": patch, "lists": lists}
-    return small if _wire_len(small) < _wire_len(new) else new
+    size = _wire_len(small)
+    # Serialising a long line's whole view only to compare costs as much as building it: every row takes more than
+    # ROW_FLOOR bytes, so a patch below that many bytes per row is shorter without asking.
+    rows = sum(len(new[k]) for k in ("line", "active", "past", "requests") if isinstance(new.get(k), list))
+    return small if size < rows * ROW_FLOOR or size < _wire_len(new) else new
+
+
+ROW_FLOOR = 150  # bytes: the field names of one `entry_row` alone take more
 
 
 def console_patch(old: dict, new: dict) -> tuple[dict, dict]:
@@ -423,8 +430,12 @@ def _rows(a: list, b: list, path: str, patch: dict, lists: dict) -> None:
         else:
             spans.append([i, 1])
         was = a[i]
+        if was == r:  # most rows of a long line (compared in C: this loop runs for every person)
+            continue
         if renumber and was.get("position") != j + 1 and "position" in was:
             was = was | {"position": j + 1}
+            if was == r:
+                continue
         changes.append((j, was, r))
     if spans != [[0, len(a)]] or len(a) != len(b) or renumber and any(
             r.get("position") != j for j, r in enumerate(a, start=1)):
