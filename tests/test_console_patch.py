@@ -32,9 +32,11 @@ def long_line(queue):
     slug = body["event"]["slug"]
     coord = queue.authenticate({"event": slug, "coordinator": token})
     queue.perform(coord, "start", {}, new_op())
+    queue.phones = []
     for i in range(5):
         who = queue.authenticate({"event": slug, "participant": secrets.token_urlsafe(32)})
         queue.perform(who, "join", {"pseudonym": f"Phone{i}"}, new_op())
+        queue.phones.append(who)
     with queue.store.write() as s:
         ev = s.get(Event, coord.event_id)
         top = max(e.rank for e in s.query(Entry).filter(Entry.event_id == ev.id))
@@ -127,3 +129,31 @@ def test_row_floor_is_below_the_smallest_row():
     from coordinator.domain.views import ENTRY_COLUMNS, PARTICIPANT_FLAGS, ROW_FLOOR, entry_row
     empty = entry_row((None,) * (len(ENTRY_COLUMNS) + len(PARTICIPANT_FLAGS)), None, {})
     assert wire(empty) > ROW_FLOOR
+
+
+def test_processes_that_take_turns_keep_every_console_on_the_chain(long_line):
+    """Three server processes each send patches against the view they sent last (their own cache), in turns and
+    with presence changes (no new version) in between: a console that keeps a few views follows every message,
+    never needs a snapshot, and shows exactly the newest view."""
+    q, coord, eid = long_line
+    last: dict = {}  # per process: the view it sent last (Outbox slot "console_last")
+    page = ConsoleFollower()
+    page.take(q.snapshot(coord))
+    phone = q.phones[0]
+    steps = [("A", "call_next", {}), ("B", "online", {}), ("C", "move", {"to": 1}), ("A", "offline", {}),
+             ("B", "remove", {}), ("B", "add_walk_in", {"pseudonym": "Late", "to": 2}), ("C", "online", {}),
+             ("A", "call_next", {}), ("C", "offline", {}), ("B", "move", {"to": 7})]
+    for process, what, args in steps:
+        if what == "online":
+            assert q.connected(phone, "sid-1", process)
+        elif what == "offline":
+            assert q.disconnected(phone, "sid-1")
+        else:
+            if what in ("move", "remove"):
+                args = {**args, "entry": page.shown["line"][-1 if what == "move" else 10]["id"]}
+            q.perform(coord, what, args, new_op())
+        view = q.console(eid)
+        msg = console_message(last.get(process), view)
+        last[process] = view
+        assert page.take(msg) == view, (process, what)
+    assert page.missed == page.early == 0 and page.shown == q.console(eid) | {"server_now": page.shown["server_now"]}
