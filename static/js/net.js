@@ -338,8 +338,9 @@
     /** The whole view a `console` message gives (null: nothing to draw). A patch applies to the view it names as its
      * base, kept from an earlier message or snapshot; several server processes each send patches against the last
      * view they sent, so a few are kept. A patch against a view not held asks for a snapshot, unless one is on its
-     * way (the server sends one on every connect, sometimes just after the patch its own connection caused) or the
-     * patch is older than the newest view held (a late message from another process). */
+     * way (the server sends one on every connect, sometimes just after the patch its own connection caused), the view
+     * it gives is held already (a snapshot taken after it was made), or it is older than the newest view held (a late
+     * message from another process). */
     if (!msg) return null;
     var view = msg, views = this._views = this._views || [];
     if (msg.patch) {
