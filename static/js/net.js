@@ -115,6 +115,7 @@
     this._hi = null;       // clock: the smallest server_now - (monotonic time asked) seen: >= the true offset
     this._hiAt = 0;        // monotonic time of that sample (old samples are replaced)
     this._skew = null;     // Date.now() - monotonic time when the samples were taken (a jump drops them)
+    this._connecting = true;  // no snapshot yet on this connection (consoleView)
   }
 
   Client.prototype.now = function () {
@@ -217,13 +218,15 @@
     this.socket = socket;
     global.PQNet.current = this;  // for debugging in the console and for tests
     socket.on("connect", function () {
-      self._connecting = true;  // until the snapshot the server sends on connect (consoleView)
       self._heard();
       self._setStatus("live");
       self._flush();
     });
     this._listenLink(socket);
     socket.on("disconnect", function (reason) {
+      // Until the snapshot of the next connection (consoleView). Not set on "connect": Socket.IO hands the page the
+      // messages that came before its connect packet (the snapshot may) before it fires "connect".
+      self._connecting = true;
       if (self.closed) return;
       self._setStatus(global.navigator.onLine === false ? "offline" : "reconnecting");
       // The server closed us on purpose (e.g. after `bye`): Socket.IO does not retry by itself then.
@@ -348,8 +351,9 @@
       if (!base && views.some(function (w) { return w.key === msg.key; })) return null;  // held already (a snapshot)
       if (!base) {
         var newest = views.length ? Math.max.apply(null, views.map(function (w) { return w.v; })) : 0;
-        if (msg.v >= newest && !this._connecting &&
-            (!this._resyncAt || Date.now() - this._resyncAt > ACK_TIMEOUT_MS)) {
+        if (msg.v < newest) return null;
+        this._missed = msg;  // the snapshot asked for (or on its way) may be older: _snapshot looks again
+        if (!this._connecting && (!this._resyncAt || Date.now() - this._resyncAt > ACK_TIMEOUT_MS)) {
           this._resyncAt = Date.now();
           this.refresh();
         }
@@ -372,6 +376,8 @@
   Client.prototype._snapshot = function (snap, askedAt) {
     /** A full view: always accepted (it is the truth now), even if older than a message seen before. */
     if (!snap) return;
+    var missed = this._missed;
+    this._missed = null;
     this._resyncAt = 0;
     this._connecting = false;
     this._keepView(snap);
@@ -381,6 +387,8 @@
     this.pub = snap.public || null;
     if (this.opts.onSnapshot) this.opts.onSnapshot(snap);
     this._release();
+    // A console patch that could not be applied while this snapshot was on its way, and that it may not include.
+    if (missed && snap.key && missed.key !== snap.key && missed.v >= snap.v) this.refresh();
   };
 
   Client.prototype._state = function (msg) {
