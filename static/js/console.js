@@ -146,6 +146,7 @@
       if (opts.button) opts.button.disabled = false;
       if (!res.ok) {
         toast(errorText(res.error), "error");
+        drawButtons();  // the view that came meanwhile may say why the button stays off (it was just turned on)
         return res;
       }
       var r = res.result || {};
