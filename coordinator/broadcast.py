@@ -15,7 +15,7 @@ from flask import Flask
 
 from .domain.line import add_move
 from .domain.store import is_busy
-from .domain.views import DERIVED_FOR_PARTICIPANTS, public_patch
+from .domain.views import DERIVED_FOR_PARTICIPANTS, console_message, public_patch
 from .extensions import socketio
 from .services import services
 
@@ -42,11 +42,18 @@ def coordinator_room(coordinator_id: int) -> str:
 
 
 def _send_console(app: Flask, event_id: int) -> float:
-    """Build and send the console view now; returns the seconds the build took."""
+    """Build and send the console view now, as a patch against the view this process sent before when it has one
+    (console_message); returns the seconds the build took."""
     t0 = time.monotonic()
     body = services(app).queue.console(event_id)
     if body is not None:
-        socketio.emit("console", body, to=room(event_id, "crd"))
+        box = outbox(app)
+        # One at a time per process, so the order of the patches on the wire is the order of their bases.
+        with box.console_lock:
+            with box.lock:
+                slot = box._slot(event_id)
+                last, slot["console_last"] = slot.get("console_last"), body
+            socketio.emit("console", console_message(last, body), to=room(event_id, "crd"))
     return time.monotonic() - t0
 
 
@@ -118,7 +125,8 @@ class Outbox:
     broadcasts and starve the joins themselves. Beyond that a change waits until a send is allowed again, merged
     with the changes after it into one `state` (versions prev_v..v, positions composed) and one `me` per touched
     participant. The console view is rebuilt at most once per window, and never more often than
-    every 3x its own build time (a long line makes it expensive). Nothing here is queue state: it is a send buffer
+    every 3x its own build time (a long line makes it expensive); the last one sent stays here ("console_last"), so
+    the next goes out as a patch against it. Nothing here is queue state: it is a send buffer
     that is lost on a crash, and clients resynchronise with a snapshot after any gap. BROADCAST_WINDOW_MS = 0 sends
     every change at once (in-process tests that count messages).
     """
@@ -126,6 +134,7 @@ class Outbox:
     def __init__(self):
         """Nothing waits yet."""
         self.lock = threading.Lock()  # green under eventlet/gevent monkey-patching
+        self.console_lock = threading.Lock()  # held while a console patch is made and sent (_send_console)
         self.events: dict[int, dict] = {}
 
     def _slot(self, event_id: int) -> dict:

@@ -128,6 +128,8 @@ def _schemas() -> dict:
                                      "me": {"oneOf": [_ref("Me"), {"type": "null"}]}}),
         "CoordinatorSnapshot": _obj({
             "role": {"const": "coordinator"}, "v": INT, "server_now": INT, "public": _ref("Public"),
+            "key": {"type": "string", "description": "identity of this view: a socket `console` patch whose `base` "
+                                                     "is this key applies to it (docs/protocol.md)"},
             "announcements": {"type": "array", "items": _ref("Announcement")},
             "me": {"oneOf": [_obj({"id": INT, "label": STR, "owner": BOOL}), {"type": "null"}]},
             "settings": _obj({k: {"type": "boolean" if isinstance(x, bool) else "integer"}

@@ -12,6 +12,7 @@ from coordinator.extensions import socketio
 from coordinator.ratelimit import ActionLimiter
 from coordinator.services import services
 from conftest import new_op, new_token
+from consolepatch import ConsoleFollower
 
 ERROR_CODES = set(STATUS_BY_CODE)
 
@@ -151,7 +152,11 @@ def test_console_sees_who_is_connected(app, client, event):
     crd.get_received()
     par.disconnect()
     pushed = [m["args"][0] for m in crd.get_received() if m["name"] == "console"]
-    assert pushed and pushed[-1]["line"][0]["online"] is False
+    page = ConsoleFollower()  # the pushes are patches: followed from the snapshot, as the console page does
+    page.take(console)
+    for m in pushed:
+        page.take(m)
+    assert pushed and page.missed == 0 and page.shown["line"][0]["online"] is False
     assert snap(crd)["line"][0]["online"] is False
 
 

@@ -5,6 +5,7 @@ and then only observers get them); a participant additionally gets its own `me` 
 """
 from __future__ import annotations
 
+import hashlib
 import json
 
 from sqlalchemy import and_, bindparam, exists, func, select
@@ -238,7 +239,7 @@ def coordinator(session: Session, ev: Event, now: int, coordinator_id: int | Non
             for c in session.scalars(select(Coordinator).where(Coordinator.event_id == ev.id).order_by(Coordinator.id))]
     _, block = public_blocks(session, ev, now, counts, [s for s in all_spots if s.active],
                               _holders(session, ev, at_spots))
-    return {
+    view = {
         "role": "coordinator", "v": ev.version, "server_now": now,
         "public": block,
         "announcements": announcements(session, ev),
@@ -250,6 +251,8 @@ def coordinator(session: Session, ev: Event, now: int, coordinator_id: int | Non
         "line": line, "active": active, "past": [entry_row(e, None, labels) for e in past], "log": log, "team": team,
         **joining(session, ev, now, labels),
     }
+    view["key"] = console_key(view)  # what a `console` patch names as its base (console_message)
+    return view
 
 
 def joining(session: Session, ev: Event, now: int, labels: dict) -> dict:
@@ -319,3 +322,123 @@ def public_patch(old: dict | None, new: dict, skip: tuple = ()) -> dict | None:
 
     walk(old, new, "", out)
     return None if "" in out else out
+
+
+# ---------------------------------------------------------------- the console as small changes (issue 13, part 6)
+
+# Parts of the console view that follow the clock, not the database: every patch carries them whole, and the view's
+# key leaves them out, so a snapshot built a moment later than a broadcast has the same key.
+CONSOLE_CLOCK = ("server_now", "joining")
+PUBLIC_CLOCK = ("est", "eta_new", "through_at")
+CONSOLE_OWN = ("me", "key")  # per coordinator (`me`), or the key itself: never diffed
+
+
+def console_key(view: dict) -> str:
+    """The identity of a console view: a hash of its version and everything in it that comes from the database.
+
+    Two views with the same key differ only in CONSOLE_CLOCK/PUBLIC_CLOCK and `me`, which a patch sends whole or
+    leaves alone, so a patch made against one applies exactly to the other (a snapshot, another process's build)."""
+    skip = CONSOLE_CLOCK + CONSOLE_OWN
+    body = {k: v for k, v in view.items() if k not in skip}
+    if isinstance(body.get("public"), dict):
+        body["public"] = {k: v for k, v in body["public"].items() if k not in PUBLIC_CLOCK}
+    dump = json.dumps(body, separators=(",", ":"), check_circular=False).encode()
+    return hashlib.blake2b(dump, digest_size=9).hexdigest()
+
+
+def console_message(old: dict | None, new: dict) -> dict:
+    """The `console` message that turns `old` (the view sent before, None: not known) into `new`: the whole view, or
+    {"role", "v", "key", "base", "patch", "lists"} when that is shorter (docs/protocol.md, "console")."""
+    if old is None or not isinstance(new.get("key"), str) or not isinstance(old.get("key"), str):
+        return new
+    patch, lists = console_patch(old, new)
+    small = {"role": new["role"], "v": new["v"], "key": new["key"], "base": old["key"], "patch": patch, "lists": lists}
+    size = _wire_len(small)
+    # Serialising a long line's whole view only to compare costs as much as building it: every row takes more than
+    # ROW_FLOOR bytes, so a patch below that many bytes per row is shorter without asking.
+    rows = sum(len(new[k]) for k in ("line", "active", "past", "requests") if isinstance(new.get(k), list))
+    return small if size < rows * ROW_FLOOR or size < _wire_len(new) else new
+
+
+ROW_FLOOR = 150  # bytes: the field names of one `entry_row` alone take more
+
+
+def console_patch(old: dict, new: dict) -> tuple[dict, dict]:
+    """(patch, lists) from one console view to the next: applying `lists`, then `patch`, to any view with old's key
+    gives exactly `new`, except `me` (static/js/net.js, applyPatch).
+
+    `patch` is {"dotted.path": new value} as in `public_patch`, with the clock's parts always whole. `lists` holds,
+    per path, a list of people or rows (dicts with an "id") that changed other than field by field:
+    {"rows": [[first old index, count] or a new row, ...]} in the new order, with "renumber": "position" when every
+    row's `position` is its 1-based index (the line), so that someone called from the front is one range of rows,
+    not a new `position` on each of 5,000 rows. Patch paths under such a list use the new indices.
+    """
+    patch: dict = {k: new[k] for k in CONSOLE_CLOCK if k in new}
+    lists: dict = {}
+    for k, b in new.items():
+        if k in CONSOLE_CLOCK or k in CONSOLE_OWN or k in ("role", "v"):  # the message carries role and v itself
+            continue
+        a = old.get(k)
+        if k == "public" and isinstance(a, dict) and isinstance(b, dict) and a.keys() == b.keys():
+            patch.update({f"public.{c}": b[c] for c in PUBLIC_CLOCK if c in b})
+            for c in b:
+                if c not in PUBLIC_CLOCK:
+                    _walk(a[c], b[c], f"public.{c}", patch, lists)
+        else:
+            _walk(a, b, k, patch, lists)
+    return patch, lists
+
+
+def _keyed(rows) -> bool:
+    """Whether a list holds rows with distinct ids (people, log lines, spots), diffed by id rather than by index."""
+    if not isinstance(rows, list) or not all(isinstance(r, dict) and "id" in r for r in rows):
+        return False
+    return len({r["id"] for r in rows}) == len(rows)
+
+
+def _walk(a, b, path: str, patch: dict, lists: dict) -> None:
+    """Record how `a` became `b` at `path` (as `public_patch` does, with lists of rows diffed by id)."""
+    if a == b:
+        return
+    if isinstance(a, dict) and isinstance(b, dict) and a.keys() == b.keys():
+        for k in b:
+            _walk(a[k], b[k], f"{path}.{k}", patch, lists)
+    elif _keyed(a) and _keyed(b):
+        _rows(a, b, path, patch, lists)
+    elif isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        members: dict = {}
+        for i, (x, y) in enumerate(zip(a, b)):
+            _walk(x, y, f"{path}.{i}", members, lists)
+        patch.update(members if _wire_len(members) <= _wire_len({path: b}) else {path: b})
+    else:
+        patch[path] = b
+
+
+def _rows(a: list, b: list, path: str, patch: dict, lists: dict) -> None:
+    """A list of rows by id: the rows kept as ranges of old indices, the new rows whole, then field changes."""
+    at = {r["id"]: i for i, r in enumerate(a)}
+    renumber = bool(b) and all(r.get("position") == j for j, r in enumerate(b, start=1))
+    spans: list = []
+    changes: list = []  # (new index, old row, new row) of the rows kept
+    for j, r in enumerate(b):
+        i = at.get(r["id"])
+        if i is None:
+            spans.append(r)
+            continue
+        if spans and isinstance(spans[-1], list) and spans[-1][0] + spans[-1][1] == i:
+            spans[-1][1] += 1
+        else:
+            spans.append([i, 1])
+        was = a[i]
+        if was == r:  # most rows of a long line (compared in C: this loop runs for every person)
+            continue
+        if renumber and was.get("position") != j + 1 and "position" in was:
+            was = was | {"position": j + 1}
+            if was == r:
+                continue
+        changes.append((j, was, r))
+    if spans != [[0, len(a)]] or len(a) != len(b) or renumber and any(
+            r.get("position") != j for j, r in enumerate(a, start=1)):
+        lists[path] = {"rows": spans, **({"renumber": "position"} if renumber else {})}
+    for j, was, r in changes:
+        _walk(was, r, f"{path}.{j}", patch, lists)

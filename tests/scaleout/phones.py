@@ -8,6 +8,8 @@ import uuid
 import requests
 import socketio
 
+from consolepatch import ConsoleFollower
+
 
 class Phone:
     """One real Socket.IO client through the proxy that keeps the newest version it has seen."""
@@ -18,6 +20,7 @@ class Phone:
         self.sio = socketio.AsyncClient(reconnection=True, reconnection_delay=0.5, reconnection_delay_max=2,
                                         ssl_verify=False)
         self.v, self.connects, self.console = 0, 0, None
+        self.page = ConsoleFollower()
         for name in ("snapshot", "state", "me", "console"):
             self.sio.on(name, self._seen(name))
         self.sio.on("connect", self._connected)
@@ -32,8 +35,8 @@ class Phone:
             """Keep the version."""
             if isinstance(data, dict) and isinstance(data.get("v"), int):
                 self.v = max(self.v, data["v"])
-            if name == "console":
-                self.console = data
+            if name == "console" or name == "snapshot" and isinstance(data, dict) and data.get("role") == "coordinator":
+                self.console = self.page.take(data) or self.console  # a patch, followed as the console page does
         return seen
 
     async def connect(self) -> "Phone":

@@ -9,6 +9,8 @@ import uuid
 import requests
 import socketio
 
+from consolepatch import ConsoleFollower
+
 TIMEOUT = 60  # generous: the machine is small and shared
 
 
@@ -61,6 +63,10 @@ class Peer:
         self.got: dict[str, list] = {"snapshot": [], "state": [], "me": [], "console": [], "announcement": []}
         for name in self.got:
             self.sio.on(name, self._recorder(name))
+        # `console` messages are mostly patches: got["console"] holds the whole views they give (as the console page
+        # draws them), console_raw what came on the wire.
+        self.console_raw: list = []
+        self.page = ConsoleFollower()
         self.refusals: list = []  # what the server said when it refused to connect us
         self.sio.on("connect_error", self._refused)
 
@@ -71,7 +77,14 @@ class Peer:
     def _recorder(self, name: str):
         """A handler that appends the message to its list."""
         async def record(data=None):
-            """Keep the message."""
+            """Keep the message (a `console` message: the view it gives, when its base is held)."""
+            if name == "console":
+                self.console_raw.append(data)
+                data = self.page.take(data)
+                if data is None:
+                    return
+            elif name == "snapshot" and isinstance(data, dict) and data.get("role") == "coordinator":
+                self.page.take(data)
             self.got[name].append(data)
         return record
 
@@ -89,6 +102,8 @@ class Peer:
         """Ask for the snapshot and return its data."""
         ack = await self.sio.call("snapshot", timeout=TIMEOUT)
         assert ack["ok"], ack
+        if ack["data"].get("role") == "coordinator":
+            self.page.take(ack["data"])  # what the console page does after a gap: a base for the next patches
         return ack["data"]
 
     async def close(self) -> None:

@@ -1,7 +1,8 @@
 /* The console's connection: the coordinator token (from the address bar into storage), the passphrase (memory
  * only), the gate shown without them, and the socket (PQNet from net.js: a snapshot after every reconnect and when
  * the page becomes visible again, actions re-sent with their op id until answered, the connection status).
- * Every `console` message is the full coordinator view, drawn as it comes (onConsole). */
+ * Every `console` message gives the full coordinator view (whole, or as a patch that net.js applies), drawn as it
+ * comes (onConsole). */
 import {T, S, $, slug, server} from "./state.js";
 import {toast, ask, errorText} from "./ui.js";
 import {draw} from "./draw.js";
@@ -88,10 +89,10 @@ export function connect() {
   S.client.socket.on("console", onConsole);
 }
 
-/** A `console` message (sent to the event's coordinators after every change): today the full coordinator view.
- * Were it a patch against the view shown, it would be applied to S.snap here (PQNet.applyPatch) before accept. */
+/** A `console` message (sent to the event's coordinators after every change): the whole view or a patch to one
+ * held (net.js consoleView applies it, and asks for a snapshot when it cannot). */
 function onConsole(msg) {
-  accept(msg);
+  accept(S.client.consoleView(msg));
 }
 
 /** Draw a coordinator view unless it is older than the one shown (presence updates keep the version). */
