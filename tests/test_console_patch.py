@@ -34,9 +34,11 @@ def long_line(queue):
     queue.perform(coord, "start", {}, new_op())
     queue.phones = []
     for i in range(5):
-        who = queue.authenticate({"event": slug, "participant": secrets.token_urlsafe(32)})
+        secret = secrets.token_urlsafe(32)
+        who = queue.authenticate({"event": slug, "participant": secret})
         queue.perform(who, "join", {"pseudonym": f"Phone{i}"}, new_op())
-        queue.phones.append(who)
+        # The Principal is read-only: the joined phone is authenticated again, as its next connect would be.
+        queue.phones.append(queue.authenticate({"event": slug, "participant": secret}))
     with queue.store.write() as s:
         ev = s.get(Event, coord.event_id)
         top = max(e.rank for e in s.query(Entry).filter(Entry.event_id == ev.id))
