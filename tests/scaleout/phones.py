@@ -3,10 +3,41 @@ re-sending an unanswered action with the same op id (what static/js/net.js does)
 from __future__ import annotations
 
 import asyncio
+import random
+import ssl
+import time
 import uuid
+from collections import Counter
 
 import requests
 import socketio
+
+
+# One TLS context for every phone (nginx's certificate is self-signed). With ssl_verify=False python-engineio builds
+# a context per connection, loading the system's CA bundle each time: ~35 ms of this process's CPU per (re)connect,
+# several seconds of delay for hundreds of phones reconnecting at once that real phones, each with its own CPU,
+# never have.
+TLS = ssl.create_default_context()
+TLS.check_hostname, TLS.verify_mode = False, ssl.CERT_NONE
+TRANSIENT_REFUSALS = ("busy", "internal")  # as in net.js
+CONNECT_WAIT = 10  # seconds a (re)connect waits for the server's answer: net.js's `timeout` (10000 ms)
+
+
+class _Client(socketio.AsyncClient):
+    """python-socketio's client, noting when each connect attempt starts, and waiting for the server's answer to a
+    reconnect as long as the pages do (its own reconnection gives up after 1 s and starts over, so a busy server
+    would do the work of each connect again and again)."""
+
+    def __init__(self, phone: "Phone", **kwargs):
+        """As AsyncClient; attempts are noted on `phone`."""
+        super().__init__(**kwargs)
+        self.phone = phone
+
+    async def connect(self, *args, **kwargs):
+        """One attempt (the first connect, or one of the client's own reconnection attempts)."""
+        self.phone.attempts.append(time.monotonic())
+        kwargs.setdefault("wait_timeout", CONNECT_WAIT)
+        return await super().connect(*args, **kwargs)
 
 
 class Phone:
@@ -15,31 +46,57 @@ class Phone:
     def __init__(self, url: str, auth: dict):
         """Not connected yet."""
         self.url, self.auth = f"{url}/?event={auth['event']}", auth
-        self.sio = socketio.AsyncClient(reconnection=True, reconnection_delay=0.5, reconnection_delay_max=2,
-                                        ssl_verify=False)
+        self.sio = _Client(self, reconnection=True, reconnection_delay=0.5, reconnection_delay_max=2,
+                           websocket_extra_options={"ssl": TLS})
         self.v, self.connects, self.console = 0, 0, None
+        # When things happened (time.monotonic()): every connect attempt, each loss and acceptance of the
+        # connection, each snapshot, and every rise of the version held (for the chaos test's figures).
+        self.attempts, self.lost, self.accepted, self.snapshots, self.versions = [], [], [], [], []
         for name in ("snapshot", "state", "me", "console"):
             self.sio.on(name, self._seen(name))
         self.sio.on("connect", self._connected)
+        self.sio.on("disconnect", self._disconnected)
+        self.refusals = Counter()  # connect refusals by code (a busy server refuses with `busy`; pages retry those)
+        self.sio.on("connect_error", self._refused)
+
+    async def _refused(self, data=None):
+        """Count a refusal by its code."""
+        self.refusals[data.get("code") if isinstance(data, dict) else "network"] += 1
 
     async def _connected(self):
         """Count (re)connections."""
         self.connects += 1
+        self.accepted.append(time.monotonic())
+
+    async def _disconnected(self, reason=None):
+        """Note when the connection was lost."""
+        self.lost.append(time.monotonic())
 
     def _seen(self, name: str):
         """A handler that keeps the newest version (and the coordinator's latest console view)."""
         async def seen(data=None):
             """Keep the version."""
-            if isinstance(data, dict) and isinstance(data.get("v"), int):
-                self.v = max(self.v, data["v"])
+            if name == "snapshot":
+                self.snapshots.append(time.monotonic())
+            if isinstance(data, dict) and isinstance(data.get("v"), int) and data["v"] > self.v:
+                self.v = data["v"]
+                self.versions.append((time.monotonic(), self.v))
             if name == "console":
                 self.console = data
         return seen
 
     async def connect(self) -> "Phone":
-        """Connect over WebSocket (what phones use once upgraded)."""
-        await self.sio.connect(self.url, auth=self.auth, transports=["websocket"], wait_timeout=60)
-        return self
+        """Connect over WebSocket (what phones use once upgraded); a transient refusal is tried again, spread out, as
+        net.js does (TRANSIENT_REFUSALS)."""
+        for _ in range(20):
+            try:
+                await self.sio.connect(self.url, auth=self.auth, transports=["websocket"], wait_timeout=60)
+                return self
+            except socketio.exceptions.ConnectionError:
+                if not self.refusals or set(self.refusals) - set(TRANSIENT_REFUSALS):
+                    raise
+            await asyncio.sleep(0.5 + random.random() * 1.5)
+        raise AssertionError(f"never connected: {self.refusals}")
 
     async def act(self, action: str, args: dict | None = None, give_up: float = 120) -> dict:
         """Send an action until the server answers it (the same op id each time: never done twice)."""
