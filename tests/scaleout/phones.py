@@ -56,6 +56,7 @@ class Phone:
             self.sio.on(name, self._seen(name))
         self.sio.on("connect", self._connected)
         self.sio.on("disconnect", self._disconnected)
+        self.retried = Counter()  # why an action was sent again
         self.refusals = Counter()  # connect refusals by code (a busy server refuses with `busy`; pages retry those)
         self.sio.on("connect_error", self._refused)
 
@@ -103,19 +104,25 @@ class Phone:
         op, loop = uuid.uuid4().hex, asyncio.get_running_loop()
         deadline = loop.time() + give_up
         while True:
+            pause = 0.5  # after no answer (net.js: 500 ms)
             try:
                 if self.sio.connected:
                     ack = await self._call({"action": action, "op": op, "args": args or {}})
-                    if ack is not None and (ack["ok"] or ack["error"]["code"] not in ("busy", "rate_limited")):
-                        return ack
                     if ack is None:
                         continue  # reconnected: send again at once, as net.js does on connect
+                    if ack["ok"] or ack["error"]["code"] not in ("busy", "rate_limited"):
+                        return ack
+                    self.retried[ack["error"]["code"]] += 1
+                    # net.js: 3 s after rate_limited, 0.5-2 s after busy (spread, so retries do not come in waves)
+                    pause = 3.0 if ack["error"]["code"] == "rate_limited" else 0.5 + random.random() * 1.5
+                else:
+                    self.retried["not connected"] += 1
             except (socketio.exceptions.TimeoutError, socketio.exceptions.BadNamespaceError,
                     socketio.exceptions.DisconnectedError):
-                pass
+                self.retried["no answer in 8 s"] += 1
             if loop.time() > deadline:
-                raise AssertionError(f"{action} was never answered")
-            await asyncio.sleep(0.5)
+                raise AssertionError(f"{action} was never answered ({dict(self.retried)})")
+            await asyncio.sleep(pause)
 
     async def _call(self, data: dict) -> dict | None:
         """One attempt (8 s, net.js's ACK_TIMEOUT_MS); None when the socket reconnected meanwhile."""
