@@ -86,26 +86,30 @@ class CpuSampler:
         self.thread = threading.Thread(target=self._run, daemon=True)
 
     @staticmethod
-    def _ticks(pid: int) -> int:
-        """User + system clock ticks of a process so far (0 once it is gone)."""
+    def _stat(pid: int) -> tuple[int, bool]:
+        """User + system clock ticks of a process so far, and whether it is runnable now ((0, False) once gone)."""
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            return int(fields[11]) + int(fields[12])
+            return int(fields[11]) + int(fields[12]), fields[0] == "R"
         except (OSError, IndexError, ValueError):
-            return 0
+            return 0, False
 
     def _run(self) -> None:
-        """Sample until stopped: (time, {name: CPU share since the previous sample})."""
-        hz, last, t_last = os.sysconf("SC_CLK_TCK"), {n: self._ticks(p) for n, p in self.pids.items()}, time.monotonic()
-        while not self.stop.wait(0.5):
-            now, ticks = time.monotonic(), {n: self._ticks(p) for n, p in self.pids.items()}
-            self.samples.append((now, {n: max(0, ticks[n] - last[n]) / hz / (now - t_last) for n in ticks}))
-            last, t_last = ticks, now
+        """Sample until stopped: (time, {name: (CPU share since the previous sample, runnable now)})."""
+        hz, last, t_last = os.sysconf("SC_CLK_TCK"), {n: self._stat(p)[0] for n, p in self.pids.items()}, time.monotonic()
+        while not self.stop.wait(0.25):
+            now, stat = time.monotonic(), {n: self._stat(p) for n, p in self.pids.items()}
+            self.samples.append((now, {n: (max(0, stat[n][0] - last[n]) / hz / (now - t_last), stat[n][1])
+                                       for n in stat}))
+            last, t_last = {n: stat[n][0] for n in stat}, now
 
     def mean(self, t0: float, t1: float) -> dict:
-        """Each process's mean CPU share between t0 and t1 (1.0 = one core)."""
+        """Each process's mean CPU share between t0 and t1 (1.0 = one core), and how often it was runnable (waiting
+        for a core rather than for I/O: on a busy machine that is where the time goes)."""
         inside = [s for t, s in self.samples if t0 < t <= t1]
-        return {n: round(sum(s[n] for s in inside) / max(1, len(inside)), 2) for n in self.pids}
+        n = max(1, len(inside))
+        return {name: {"cpu": round(sum(s[name][0] for s in inside) / n, 2),
+                       "runnable": round(sum(s[name][1] for s in inside) / n, 2)} for name in self.pids}
 
 
 def _figures(xs: list[float]) -> dict:
