@@ -87,14 +87,14 @@ class Phone:
         return seen
 
     async def connect(self) -> "Phone":
-        """Connect over WebSocket (what phones use once upgraded); a transient refusal is tried again, spread out, as
-        net.js does (TRANSIENT_REFUSALS)."""
+        """Connect over WebSocket (what phones use once upgraded); a network failure or a transient refusal is tried
+        again, spread out, as the pages do (Socket.IO's own retries; net.js's TRANSIENT_REFUSALS)."""
         for _ in range(20):
             try:
                 await self.sio.connect(self.url, auth=self.auth, transports=["websocket"], wait_timeout=60)
                 return self
             except socketio.exceptions.ConnectionError:
-                if not self.refusals or set(self.refusals) - set(TRANSIENT_REFUSALS):
+                if set(self.refusals) - {"network", *TRANSIENT_REFUSALS}:  # a refusal that is final
                     raise
             await asyncio.sleep(0.5 + random.random() * 1.5)
         raise AssertionError(f"never connected: {self.refusals}")
