@@ -61,8 +61,9 @@ class Phone:
         self.sio.on("connect_error", self._refused)
 
     async def _refused(self, data=None):
-        """Count a refusal by its code."""
-        self.refusals[data.get("code") if isinstance(data, dict) else "network"] += 1
+        """Count a refusal by its code (the server sends {"message", "data": {"code", "message"}})."""
+        reason = data.get("data") if isinstance(data, dict) else None
+        self.refusals[reason.get("code", "?") if isinstance(reason, dict) else "network"] += 1
 
     async def _connected(self):
         """Count (re)connections."""
