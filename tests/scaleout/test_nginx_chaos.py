@@ -96,7 +96,8 @@ class CpuSampler:
 
     def _run(self) -> None:
         """Sample until stopped: (time, {name: (CPU share since the previous sample, runnable now)})."""
-        hz, last, t_last = os.sysconf("SC_CLK_TCK"), {n: self._stat(p)[0] for n, p in self.pids.items()}, time.monotonic()
+        hz, t_last = os.sysconf("SC_CLK_TCK"), time.monotonic()
+        last = {n: self._stat(p)[0] for n, p in self.pids.items()}
         while not self.stop.wait(0.25):
             now, stat = time.monotonic(), {n: self._stat(p) for n, p in self.pids.items()}
             self.samples.append((now, {n: (max(0, stat[n][0] - last[n]) / hz / (now - t_last), stat[n][1])
@@ -192,7 +193,8 @@ async def _chaos(c: Cluster, pg_url: str) -> dict:
             await asyncio.sleep(0.2)
         marks["no-shows done"] = time.monotonic() - killed
         # The current version: the server's, once the changes made around the kill are all done.
-        current = dict(await asyncio.to_thread(_db, pg_url, f"SELECT slug, version FROM events WHERE slug IN ('{slugs}')"))
+        current = dict(await asyncio.to_thread(_db, pg_url,
+                                               f"SELECT slug, version FROM events WHERE slug IN ('{slugs}')"))
         progress(f"changes done {({k: round(v, 1) for k, v in marks.items()})}")
         groups = [(ev, group + [board, coord]) for ev, group, board, coord in zip(events, phones, boards, coords)]
         await wait_for(lambda: all(p.v >= current[ev["slug"]] for ev, g in groups for p in g), timeout=120,
