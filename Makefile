@@ -5,13 +5,16 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test deps dev-deps vendor translations extract-messages lock bench bench-street bench-quick bench-scaleout clean
+.PHONY: run test deps dev-deps vendor translations extract-messages lock bench bench-street bench-quick bench-scaleout test-chaos clean
 
 run: deps vendor translations  ## serve on http://127.0.0.1:5000 with SQLite (WAL) under instance/
 	$(PY) wsgi.py
 
 test: dev-deps vendor translations  ## every test; CI sets PICKET_REQUIRE_SERVICES=1 so nothing may be skipped
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-chaos: dev-deps vendor translations  ## kill -9 one of 3 processes behind nginx with 600 phones (CI runs 120)
+	PICKET_CHAOS_PHONES=$${PHONES:-600} $(PY) -m pytest -s -o timeout=1200 tests/scaleout/test_nginx_chaos.py $(PYTEST_ARGS)
 
 $(VENV)/.deps: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)

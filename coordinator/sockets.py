@@ -57,8 +57,10 @@ def on_connect(auth=None):
         if retry and not socketio.server.manager.is_connected(sid, "/"):
             return False
         return q.connected(who, sid, services(app).process)
-    services(app).effects.presence(who.event_id, record)
+    # The snapshot first: it is what the phone waits for (after a process died, hundreds of them at once); the
+    # presence row and the consoles' update do not change what the snapshot holds.
     socketio.emit("snapshot", q.snapshot(who), to=sid)
+    services(app).effects.presence(who.event_id, record)
 
 
 def on_disconnect(reason=None):

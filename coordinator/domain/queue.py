@@ -26,6 +26,8 @@ from .pow import Pace, PowError, ProofOfWork
 from .store import Store
 from .tokens import hash_token, new_slug, new_token, valid_token
 
+SHARED_MS = 1000  # how long a snapshot's public part may be shared by clients of the same event version
+
 
 POW_ACTIONS = ("join", "rejoin")  # the actions that add a place in line, and so need a proof of work
 
@@ -95,6 +97,8 @@ class Queue:
         self.pace = pace or Pace()
         # An event nobody ends is ended this long after its creation, so its data gets a purge time too.
         self.max_event_ms = max_event_ms
+        # (event id, names shown) -> (version, built at, public block, announcements): see snapshot()
+        self._shared_public: dict[tuple, tuple] = {}
 
     # ------------------------------------------------------------ events
 
@@ -453,9 +457,18 @@ class Queue:
                 if row is None or row.revoked_at is not None:
                     raise Unauthorized("This coordinator link was revoked.")
                 return views.coordinator(s, ev, now, who.coordinator_id)
-            body = {"role": who.role, "v": ev.version, "server_now": now,
-                    "public": views.public(s, ev, now, names=who.role == "observer" and ev.show_pseudonyms),
-                    "announcements": views.announcements(s, ev)}
+            # The public part is the same for every phone and board of the event at one version: built once and
+            # shared by the clients asking meanwhile (hundreds reconnect at once when a process dies), for at most
+            # SHARED_MS so its estimates stay fresh. Only a participant's own entry is read per client.
+            names = who.role == "observer" and ev.show_pseudonyms
+            key, shared = (ev.id, names), self._shared_public
+            part = shared.get(key)
+            if part is None or part[0] != ev.version or not 0 <= now - part[1] < SHARED_MS:
+                if len(shared) > 10_000:  # events come and go: never let the table grow without bound
+                    shared.clear()
+                part = shared[key] = (ev.version, now, views.public(s, ev, now, names=names),
+                                      views.announcements(s, ev))
+            body = {"role": who.role, "v": ev.version, "server_now": now, "public": part[2], "announcements": part[3]}
             if who.role == "participant":
                 pid = who.participant_id
                 if pid is None:  # another tab may have joined since this caller was authenticated

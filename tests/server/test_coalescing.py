@@ -9,7 +9,7 @@ import pytest
 import realclients  # noqa: E402
 from realclients import Peer, create_event, http_action, http_snapshot, participant_auth, wait_for
 
-from coordinator.broadcast import BURST, COST_SHARE, Outbox, compose
+from coordinator.broadcast import BURST, COST_SHARE, MAX_GAP, Outbox, compose
 from coordinator.domain.views import moves
 
 
@@ -70,6 +70,14 @@ def test_send_tokens_come_back_per_window_or_per_twice_the_last_send_time():
     assert slot["tokens"] == pytest.approx(0.4 / (COST_SHARE * 0.4))
     Outbox._refill(slot, 300.0, 0.25)
     assert slot["tokens"] == BURST, "never more than a burst saved up"
+
+
+def test_a_send_that_seemed_slow_never_holds_the_next_state_back_more_than_max_gap():
+    """A send's wall time includes waiting behind other green threads (a reconnect storm made one "take" 5 s): the
+    next `state` of that event waits at most MAX_GAP, not twice that."""
+    slot = Outbox()._slot(1)
+    slot.update(cost=5.0, console_gap=15.0)
+    assert Outbox._gap(slot, 0.25) == MAX_GAP < COST_SHARE * 5.0
 
 
 @pytest.mark.server
