@@ -47,7 +47,7 @@ def _send_console(app: Flask, event_id: int) -> float:
     t0 = time.monotonic()
     body = services(app).queue.console(event_id)
     if body is not None:
-        box = outbox(app)
+        box = services(app).outbox
         # One at a time per process, so the order of the patches on the wire is the order of their bases.
         with box.console_lock:
             with box.lock:

@@ -489,8 +489,7 @@ def test_rate_limited(app, client, event):
 
 def test_rate_limit_survives_a_reconnect(app, client, event):
     """A participant who spends the budget and reconnects (same token) is still limited; the refusal changes nothing."""
-    app.config["ACTION_BURST"] = 2
-    app.config["ACTION_WINDOW_SECONDS"] = 3600
+    services(app).action_limiter = ActionLimiter(burst=2, window=3600)
     token = new_token()
     par = connect(app, client, {"event": event["slug"], "participant": token})
     assert_ok(act(par, "join", {"pseudonym": "Lark"}))
@@ -504,8 +503,7 @@ def test_rate_limit_survives_a_reconnect(app, client, event):
 
 def test_rate_limits_are_per_actor(app, client, event):
     """One participant over the budget does not limit another participant, nor the coordinator."""
-    app.config["ACTION_BURST"] = 1
-    app.config["ACTION_WINDOW_SECONDS"] = 3600
+    services(app).action_limiter = ActionLimiter(burst=1, window=3600)
     first = connect(app, client, {"event": event["slug"], "participant": new_token()})
     second = connect(app, client, {"event": event["slug"], "participant": new_token()})
     crd = connect(app, client, {"event": event["slug"], "coordinator": event["token"]})
