@@ -5,7 +5,7 @@
 Clients connect (any auth) and join one room; `POST /go?room=R&size=N&v=V` emits one `state` frame of about N bytes
 to room R. The benchmark drives it with the same clients and frame size as the app, so its CPU per delivered message
 is what python-socketio itself costs. The async mode (eventlet by default) is served the way wsgi.py serves the app,
-with the app's heartbeat (PING_INTERVAL 20 s, PING_TIMEOUT 60 s).
+with the app's heartbeat (PING_INTERVAL 20 s, PING_TIMEOUT 60 s) and, as the app by default, no WebSocket compression.
 """
 import sys
 
@@ -50,7 +50,13 @@ if __name__ == "__main__":
     import resource
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    app = socketio.WSGIApp(sio, http)
+    wsgi_app = socketio.WSGIApp(sio, http)
+
+    def app(environ, start_response):
+        """No permessage-deflate, as the app by default (coordinator/transport.py NoWebSocketCompression): the
+        Node.js clients offer it, eventlet accepts it, and a zlib stream per socket is not what is being measured."""
+        environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
+        return wsgi_app(environ, start_response)
     port = int(sys.argv[1])
     if MODE == "eventlet":
         from eventlet import wsgi
