@@ -119,8 +119,10 @@ def targets(q, job: dict) -> list[tuple[int, str, dict]]:
                     kinds[pid] = "called"
         positions = reached(job["moves"], job["ready_at"])
         if positions:
+            # only the first places matter: reading the whole line cost CPU per phone on every change
             line = list(s.execute(select(Entry.participant_id, Entry.state).where(
-                Entry.event_id == job["event_id"], Entry.state.in_(LINE_STATES)).order_by(Entry.rank, Entry.id)))
+                Entry.event_id == job["event_id"], Entry.state.in_(LINE_STATES)).order_by(Entry.rank, Entry.id)
+                .limit(max(positions))))
             for p in positions:
                 if p <= len(line) and line[p - 1][0] and line[p - 1][1] == "waiting":
                     kinds.setdefault(line[p - 1][0], "ready")
