@@ -172,6 +172,7 @@ class _GuardedWebSocket:
 
     def __init__(self, ws, sock: GuardedSocket):
         self._ws, self._pq_sock = ws, sock
+        self.send, self.close = ws.send, ws.close  # the writer's every frame: no __getattr__ detour
 
     def __getattr__(self, name):
         return getattr(self._ws, name)
