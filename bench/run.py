@@ -282,7 +282,7 @@ def _phases(server: Server, res: dict, mode: str, n: int, changes: int, procs: i
     rss0, threads0 = server.rss(), server.threads()
 
     clients = res["_clients"] = Clients(server.url, slug, n, procs)
-    answers = clients.ask("connect", 50)
+    answers = clients.ask("connect", 50, timeout=max(TIMEOUT * 3, n * 0.15))
     ok = sum(a["ok"] for a in answers)
     t0, t1 = min(a["t0"] for a in answers), max(a["t1"] for a in answers)
     res.update(connected=ok, connect_rate=ok / (t1 - t0), rss_connected=server.rss())
@@ -412,7 +412,7 @@ def run_floor(kind: str, mode: str, n: int, changes: int, procs: int, size: int)
                 time.sleep(0.2)
         rss0 = ps.memory_info().rss
         clients = Clients(url, "floor", n, procs)
-        answers = clients.ask("connect", 50)
+        answers = clients.ask("connect", 50, timeout=max(TIMEOUT * 3, n * 0.15))
         ok = sum(a["ok"] for a in answers)
         t0, t1 = min(a["t0"] for a in answers), max(a["t1"] for a in answers)
         res.update(connected=ok, connect_rate=ok / (t1 - t0),
