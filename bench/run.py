@@ -1,11 +1,16 @@
 """Load benchmark: the real server (`python wsgi.py`) and N real Socket.IO clients in one event.
 
     .venv/bin/python bench/run.py --clients 1000 [--modes eventlet,gevent,threading] [--changes 20] [--procs 2]
+                                 [--db sqlite,postgresql] [--floors python,node | --floors none]
 
-For each async mode it starts a server on its own temporary instance (SQLite), connects N participant clients
-(the official socket.io-client, the library the pages use, in Node.js processes: bench/clients.mjs), lets them all join,
-then has a coordinator call the next person `--changes` times and measures how long it takes until EVERY client
-holds the new version. It prints one column per mode. See docs/benchmarks.md for what each figure means.
+For each async mode (and database) it starts a server on its own temporary instance (SQLite, or a fresh PostgreSQL
+database on 127.0.0.1 dropped afterwards), connects N participant clients (the official socket.io-client, the library
+the pages use, in Node.js processes: bench/clients.mjs), lets them all join, then has a coordinator call the next
+person `--changes` times and measures how long it takes until EVERY client holds the new version. In the same run it
+measures the floors with the same client swarm and the app's mean frame size: a bare python-socketio server in each
+async mode (bench/floor_server.py) and a bare Node.js socket.io server (bench/floor_node.mjs), each sending the same
+number of `state` frames at the same pace. It prints one column per server and the app's ratios to its floors.
+See docs/benchmarks.md for what each figure means.
 """
 from __future__ import annotations
 
@@ -48,8 +53,8 @@ def free_port() -> int:
 class Server:
     """`python wsgi.py` in one async mode, on a temporary instance folder and SQLite database."""
 
-    def __init__(self, mode: str, clients: int, ping_timeout: int | None = None):
-        """Prepare (not start) the server."""
+    def __init__(self, mode: str, clients: int, ping_timeout: int | None = None, db_url: str | None = None):
+        """Prepare (not start) the server (on `db_url`, a PostgreSQL database, when given)."""
         self.mode = mode
         self.dir = Path(tempfile.mkdtemp(prefix=f"picket-bench-{mode}-"))
         self.port = free_port()
@@ -63,7 +68,10 @@ class Server:
                     "PICKET_POW_REQUIRED": "false", "PICKET_ADDR_LIMITS": "false"}
         if ping_timeout:  # Engine.IO's heartbeat deadline (default 20 s); see docs/benchmarks.md
             self.env["PICKET_PING_TIMEOUT"] = str(ping_timeout)
+        if db_url:
+            self.env["PICKET_SQLALCHEMY_DATABASE_URI"] = db_url
         self.cmd = [sys.executable, str(ROOT / "wsgi.py")]
+
         self.proc: subprocess.Popen | None = None
         self.ps: psutil.Process | None = None
 
@@ -212,23 +220,59 @@ def say(mode: str, text: str) -> None:
 
 
 def run_mode(mode: str, n: int, changes: int, procs: int, keep: bool, ping_timeout: int | None = None,
-             joiners: int | None = None) -> dict:
+             joiners: int | None = None, db: str = "sqlite", profile: Path | None = None) -> dict:
     """The whole load against one server in one async mode; returns the figures (partial ones if a phase fails)."""
-    server = Server(mode, n, ping_timeout).start()
-    res: dict = {"mode": mode, "clients": n}
+    with database(db) as url:
+        server = Server(mode, n, ping_timeout, url).start()
+        res: dict = {"mode": f"{mode} {db}", "clients": n, "kind": "app", "async": mode, "db": db}
+        try:
+            _run_phases(server, res, mode, n, changes, procs, joiners, profile)
+        finally:
+            server.stop(keep=keep)
+    return res
+
+
+class database:
+    """A fresh PostgreSQL database on 127.0.0.1 for one run, dropped afterwards (as tests/conftest.py's pg_url);
+    None for SQLite (the server makes its own file in its instance folder)."""
+
+    ADMIN = os.environ.get("PICKET_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+    def __init__(self, kind: str):
+        if kind not in ("sqlite", "postgresql"):
+            raise ValueError(f"unknown database {kind!r}")
+        self.kind, self.name = kind, f"picket_bench_{uuid.uuid4().hex[:12]}"
+
+    def __enter__(self) -> str | None:
+        if self.kind == "sqlite":
+            return None
+        import psycopg
+        with psycopg.connect(self.ADMIN, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{self.name}"')
+        return f"{self.ADMIN.rsplit('/', 1)[0].replace('postgresql://', 'postgresql+psycopg://', 1)}/{self.name}"
+
+    def __exit__(self, *exc) -> None:
+        if self.kind == "postgresql":
+            import psycopg
+            with psycopg.connect(self.ADMIN, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+
+
+def _run_phases(server: Server, res: dict, mode: str, n: int, changes: int, procs: int, joiners: int | None,
+                profile: Path | None) -> None:
+    """The phases against a started server; failures are kept in `res`."""
     try:
-        _phases(server, res, mode, n, changes, procs, joiners or n)
+        _phases(server, res, mode, n, changes, procs, joiners or n, profile)
     except Exception as e:  # noqa: BLE001 - keep what was measured before the failure
         traceback.print_exc()
         res["error"] = f"failed: {e.__class__.__name__}"
     finally:
         if res.get("_clients"):
             res.pop("_clients").close()
-        server.stop(keep=keep)
-    return res
 
 
-def _phases(server: Server, res: dict, mode: str, n: int, changes: int, procs: int, joiners: int) -> None:
+def _phases(server: Server, res: dict, mode: str, n: int, changes: int, procs: int, joiners: int,
+            profile: Path | None = None) -> None:
     """Connect, join, then measure changes; fills `res` as it goes."""
     created = requests.post(server.url + "/api/events", json={
         "title": "Benchmark", "location": "Here", "spots": [{"label": "A"}, {"label": "B"}],
@@ -238,7 +282,7 @@ def _phases(server: Server, res: dict, mode: str, n: int, changes: int, procs: i
     rss0, threads0 = server.rss(), server.threads()
 
     clients = res["_clients"] = Clients(server.url, slug, n, procs)
-    answers = clients.ask("connect", 50)
+    answers = clients.ask("connect", 50, timeout=max(TIMEOUT * 3, n * 0.15))
     ok = sum(a["ok"] for a in answers)
     t0, t1 = min(a["t0"] for a in answers), max(a["t1"] for a in answers)
     res.update(connected=ok, connect_rate=ok / (t1 - t0), rss_connected=server.rss())
@@ -268,7 +312,10 @@ def _phases(server: Server, res: dict, mode: str, n: int, changes: int, procs: i
     res["mem_per_client_kb"] = (res["rss_joined"] - rss0) / max(ok, 1) / 1024
     res["server_threads"] = server.threads() - threads0
 
+    spy = Profiler(server.proc.pid, profile / f"{mode}-{res['db']}-{n}") if profile else None
     res.update(asyncio.run(measure_changes(server, clients, slug, token, spot_a, changes)))
+    if spy:
+        res["profile"] = spy.stop()
     res["server_log_tail"] = [line for line in server.log().splitlines()[-5:] if line]
 
 
@@ -304,8 +351,109 @@ async def measure_changes(server: Server, clients: Clients, slug: str, token: st
         "all_max_ms": max(everyone) * 1000, "msg_p50_ms": pct(per_client, 50) * 1000,
         "msg_p95_ms": pct(per_client, 95) * 1000, "missed_updates": missing, "dropped": dropped,
         "cpu_ms_per_change": cpu / (2 * changes) * 1000,
+        "cpu_us_per_recipient": cpu / (2 * changes) / max(receivers, 1) * 1e6,
         "bytes_per_change_per_client": received / (2 * changes) / max(receivers, 1),
     }
+
+
+class Profiler:
+    """py-spy sampling the server process while changes are measured (`--profile`): a flame graph (SVG) and the
+    raw folded stacks, for bench/profile_summary.py. Sampling from outside does not slow the process down much."""
+
+    def __init__(self, pid: int, stem: Path):
+        spy = os.environ.get("PY_SPY") or shutil.which("py-spy")
+        if spy is None:
+            raise RuntimeError("--profile needs py-spy (pip install py-spy, or PY_SPY=/path/to/py-spy)")
+        stem.parent.mkdir(parents=True, exist_ok=True)
+        self.out = stem.with_suffix(".txt")
+        self.proc = subprocess.Popen([spy, "record", "--pid", str(pid), "--rate", "250", "--nonblocking",
+                                      "--format", "raw", "--output", str(self.out)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def stop(self) -> str:
+        """Stop sampling and write the file; returns its path."""
+        self.proc.send_signal(2)  # SIGINT: py-spy writes what it has and exits
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        return str(self.out)
+
+
+# ---------------------------------------------------------------- the floors
+
+def floor_pad(app_bytes: float) -> int:
+    """The `size` that makes the floor's `state` frame (as the clients count it) `app_bytes` long."""
+    bare = 1 + len('2["state",{"v":10,"prev_v":9,"pad":""}]')  # Engine.IO type + Socket.IO packet, as clients.mjs
+    return max(0, round(app_bytes) - bare)
+
+
+def run_floor(kind: str, mode: str, n: int, changes: int, procs: int, size: int) -> dict:
+    """A bare server (python-socketio in `mode`, or Node.js socket.io) with the same clients: 2 x `changes` `state`
+    frames of `size` padding at the app's pace; the time until every client holds each, and the server's CPU."""
+    label = f"{mode} bare" if kind == "python" else "node bare"
+    res: dict = {"mode": label, "clients": n, "kind": kind, "async": mode, "frame_pad": size}
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    cmd = ([sys.executable, str(ROOT / "bench" / "floor_server.py"), str(port), mode] if kind == "python"
+           else [shutil.which("node"), str(ROOT / "bench" / "floor_node.mjs"), str(port)])
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    clients = None
+    try:
+        ps = psutil.Process(proc.pid)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if requests.get(url + "/healthz", timeout=1).ok:
+                    break
+            except requests.RequestException:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError(f"{label} did not start")
+                time.sleep(0.2)
+        rss0 = ps.memory_info().rss
+        clients = Clients(url, "floor", n, procs)
+        answers = clients.ask("connect", 50, timeout=max(TIMEOUT * 3, n * 0.15))
+        ok = sum(a["ok"] for a in answers)
+        t0, t1 = min(a["t0"] for a in answers), max(a["t1"] for a in answers)
+        res.update(connected=ok, connect_rate=ok / (t1 - t0),
+                   mem_per_conn_kb=(ps.memory_info().rss - rss0) / max(ok, 1) / 1024)
+        say(label, f"{ok} connected in {t1 - t0:.0f} s")
+        bytes0 = sum(a["bytes"] for a in clients.ask("bytes"))
+        cpu0 = sum(ps.cpu_times()[:2])
+        everyone, per_client, missing = [], [], 0
+        for v in range(1, 2 * changes + 1):
+            t0 = time.monotonic()
+            requests.post(f"{url}/go", params={"room": "all", "size": size, "v": v}, timeout=TIMEOUT)
+            answers = clients.ask("expect", v, 30)
+            times = [t for a in answers for t in a["times"]]
+            got = [t - t0 for t in times if t is not None]
+            missing += len(times) - len(got)
+            per_client += got
+            everyone.append(max(got) if got else float("nan"))
+            time.sleep(PAUSE)
+        cpu = sum(ps.cpu_times()[:2]) - cpu0
+        received = sum(a["bytes"] for a in clients.ask("bytes")) - bytes0
+        receivers = len(per_client) / (2 * changes)
+        res.update({
+            "all_p50_ms": pct(everyone, 50) * 1000, "all_p95_ms": pct(everyone, 95) * 1000,
+            "all_max_ms": max(everyone) * 1000, "msg_p95_ms": pct(per_client, 95) * 1000,
+            "missed_updates": missing, "cpu_ms_per_change": cpu / (2 * changes) * 1000,
+            "cpu_us_per_recipient": cpu / (2 * changes) / max(receivers, 1) * 1e6,
+            "bytes_per_change_per_client": received / (2 * changes) / max(receivers, 1),
+            "dropped": sum(a["dropped"] for a in clients.ask("expect", 0, 1)),
+        })
+    except Exception as e:  # noqa: BLE001 - keep what was measured
+        traceback.print_exc()
+        res["error"] = f"failed: {e.__class__.__name__}"
+    finally:
+        if clients:
+            clients.close()
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    return res
 
 
 # ---------------------------------------------------------------- report
@@ -325,6 +473,7 @@ ROWS = [
     ("missed_updates", "updates not received", "{:.0f}"),
     ("dropped", "dropped by the end", "{:.0f}"),
     ("cpu_ms_per_change", "server CPU per change (ms)", "{:.1f}"),
+    ("cpu_us_per_recipient", "server CPU per recipient (us)", "{:.1f}"),
     ("bytes_per_change_per_client", "bytes/change/client", "{:.0f}"),
     ("mem_per_conn_kb", "RSS/connection (KB)", "{:.1f}"),
     ("mem_per_client_kb", "RSS/client after join (KB)", "{:.1f}"),
@@ -344,6 +493,28 @@ def table(results: list[dict]) -> str:
                      for row in lines)
 
 
+def ratios(results: list[dict]) -> list[str]:
+    """Each app column against its floors: the python-socketio one of the same async mode, and Node.js."""
+    lines = []
+    node = next((r for r in results if r["kind"] == "node"), None)
+    for app in (r for r in results if r["kind"] == "app"):
+        floors = [r for r in results if r["kind"] == "python" and r["async"] == app["async"]] + ([node] if node else [])
+        parts = []
+        for f in floors:
+            cpu = _ratio(app.get("cpu_us_per_recipient"), f.get("cpu_us_per_recipient"))
+            p95 = _ratio(app.get("all_p95_ms"), f.get("all_p95_ms"))
+            parts.append(f"{cpu} CPU/recipient and {p95} p95 of {f['mode']}")
+        if parts:
+            lines.append(f"{app['mode']}: " + "; ".join(parts))
+    return lines
+
+
+def _ratio(a, b) -> str:
+    """a / b as "1.23x", or "-" when either is missing."""
+    ok = isinstance(a, (int, float)) and isinstance(b, (int, float)) and b > 0 and not math.isnan(a / b)
+    return f"{a / b:.2f}x" if ok else "-"
+
+
 def main() -> None:
     """Parse arguments, run every mode, print the table."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -357,6 +528,12 @@ def main() -> None:
     ap.add_argument("--joiners", type=int, help="how many of the clients join (default: all); the rest stay "
                     "connected and receive every update")
     ap.add_argument("--ping-timeout", type=int, help="the server's PING_TIMEOUT in seconds (default: its own, 20)")
+    ap.add_argument("--db", default="sqlite", help="comma-separated databases: sqlite, postgresql (a fresh "
+                    "database on 127.0.0.1 per run, dropped after; PICKET_TEST_PG names the server)")
+    ap.add_argument("--floors", default="python,node", help="floors measured in the same run: python (bare "
+                    "python-socketio in each async mode), node (bare Node.js socket.io), or none")
+    ap.add_argument("--profile", type=Path, help="sample the app's server with py-spy while changes are measured; "
+                    "raw stacks go to this folder (summarise with bench/profile_summary.py)")
     a = ap.parse_args()
     if not 1 <= a.clients <= 5000:
         ap.error("--clients must be between 1 and 5000")
@@ -370,22 +547,39 @@ def main() -> None:
     print(f"Picket Queue benchmark: {a.clients} clients in {procs} client process(es), {a.changes} changes; "
           f"{platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
           f"{f', PING_TIMEOUT={a.ping_timeout}' if a.ping_timeout else ''}", flush=True)
-    results = []
-    for mode in a.modes.split(","):
-        t = time.monotonic()
-        try:
-            results.append(run_mode(mode.strip(), a.clients, a.changes, procs, a.keep, a.ping_timeout,
-                                    a.joiners))
-        except Exception as e:  # noqa: BLE001 - one failing mode must not hide the others
-            traceback.print_exc()
-            results.append({"mode": mode, "clients": a.clients, "error": f"failed: {e.__class__.__name__}"})
-        print(f"  {mode}: done in {time.monotonic() - t:.0f} s", flush=True)
+    load0 = os.getloadavg()
+    floors = {f.strip() for f in a.floors.split(",")} - {"none", ""}
+    results, frame = [], None
+    for mode in (m.strip() for m in a.modes.split(",")):
+        for db in (d.strip() for d in a.db.split(",")):
+            t = time.monotonic()
+            try:
+                results.append(run_mode(mode, a.clients, a.changes, procs, a.keep, a.ping_timeout, a.joiners, db,
+                                        a.profile))
+            except Exception as e:  # noqa: BLE001 - one failing mode must not hide the others
+                traceback.print_exc()
+                results.append({"mode": f"{mode} {db}", "clients": a.clients, "kind": "app", "async": mode,
+                                "db": db, "error": f"failed: {e.__class__.__name__}"})
+            print(f"  {mode} {db}: done in {time.monotonic() - t:.0f} s", flush=True)
+            frame = frame or results[-1].get("bytes_per_change_per_client")
+        if "python" in floors and frame:  # the app's mean frame, measured just now
+            results.append(run_floor("python", mode, a.clients, a.changes, procs, floor_pad(frame)))
+    if "node" in floors and frame:
+        results.append(run_floor("node", "node", a.clients, a.changes, procs, floor_pad(frame)))
+    if floors and not frame:
+        print("  floors left out: the app measured no frame to match (its change phase failed)", flush=True)
+    load1 = os.getloadavg()
     print()
     print(table(results))
+    print()
+    for line in ratios(results):
+        print(line)
+    load = f"load average {load0[0]:.2f} at the start, {load1[0]:.2f} at the end (1 min), {os.cpu_count()} CPUs"
+    print(load)
     if a.json:
         Path(a.json).write_text(json.dumps({"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                                             "machine": platform.platform(), "cpus": os.cpu_count(),
-                                            "ping_timeout": a.ping_timeout,
+                                            "ping_timeout": a.ping_timeout, "load": [load0, load1],
                                             "results": results}, indent=2))
 
 
