@@ -14,7 +14,7 @@ test: dev-deps vendor translations  ## every test; CI sets PICKET_REQUIRE_SERVIC
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-chaos: dev-deps vendor translations  ## kill -9 one of 3 processes behind nginx with 600 phones (CI runs 120)
-	PICKET_CHAOS_PHONES=$${PHONES:-600} $(PY) -m pytest -s -o timeout=1200 tests/scaleout/test_nginx_chaos.py $(PYTEST_ARGS)
+	PICKET_CHAOS_PHONES=$${PHONES:-600} PICKET_CHAOS_DEADLINE=1 $(PY) -m pytest -s -o timeout=1200 tests/scaleout/test_nginx_chaos.py $(PYTEST_ARGS)
 
 $(VENV)/.deps: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
