@@ -18,6 +18,7 @@ DECLARATION = re.compile(r"^([ \t]*)function ([\w$]+)\s*\(", re.M)
 IMPORT = re.compile(r"^import\s*\{([^}]*)\}\s*from\s*\"([^\"]+)\";", re.M)
 EXPORT = re.compile(r"^export (?:async )?(?:function\*?|var|const|let|class) ([\w$]+)", re.M)
 SCRIPT_TAG = re.compile(r"<script([^>]*)src=\"\{\{ url_for\('static', filename='(js/[^']+)'\) \}\}\"([^>]*)>")
+PRELOAD = re.compile(r"<link rel=\"modulepreload\" href=\"\{\{ url_for\('static', filename='([^']+)'\) \}\}\">")
 
 
 def is_module(path: Path) -> bool:
@@ -86,6 +87,18 @@ def test_templates_load_modules_as_modules():
         assert path.is_file(), (template.name, file)
         if file.startswith("js/"):
             assert ('type="module"' in attrs) == is_module(path), (template.name, file)
+
+
+@pytest.mark.parametrize("template", sorted((ROOT / "templates").glob("*.html")), ids=lambda p: p.name)
+def test_templates_preload_every_module_their_scripts_import(template):
+    """A page names every module its scripts import (`modulepreload`), so a phone fetches them all at once instead
+    of one round trip per level of imports; and it preloads nothing else."""
+    text = template.read_text()
+    entries = {(ROOT / "static" / f).resolve() for m, f, a in SCRIPT_TAG.findall(text) if 'type="module"' in m + a}
+    needed = set().union(*[closure(e) for e in entries]) - entries if entries else set()
+    preloaded = {(ROOT / "static" / f).resolve() for f in PRELOAD.findall(text)}
+    assert len(PRELOAD.findall(text)) == text.count('rel="modulepreload"'), "a preload this check cannot read"
+    assert preloaded == needed, (sorted(p.name for p in needed - preloaded), sorted(p.name for p in preloaded - needed))
 
 
 def test_the_offline_shell_holds_every_participant_module():

@@ -110,6 +110,7 @@
     this.socket = null;
     this.closed = false;
     this._kicked = 0;      // local time of the last forced reconnect
+    this._engineOpened = 0;  // local time the engine of the last connection opened (the server answered)
     this.heardAt = null;   // local time the last packet of any kind (a ping too) came from the server
     this._lo = null;       // clock: the largest server_now - (monotonic receive time) seen: <= the true offset
     this._hi = null;       // clock: the smallest server_now - (monotonic time asked) seen: >= the true offset
@@ -272,10 +273,12 @@
     global.addEventListener("pageshow", function (e) { if (e.persisted) self.refresh(); });
     // A watchdog: an "online" event can come before the network really works, and a manual disconnect (offline)
     // turns Socket.IO's own retries off. socket.connect() is a no-op while connected or already reconnecting.
-    // Socket.IO's retry timer can also stall after the browser went offline and back: then start over.
+    // Socket.IO's retry timer can also stall after the browser went offline and back: then start over. Not while
+    // the server is answering, though: a connection whose engine just opened waits for a connect answer that a
+    // loaded server can take seconds to send, and starting over would throw it away (and its handshake with it).
     setInterval(function () {
       if (!self.stopped && !socket.connected && global.navigator.onLine !== false &&
-          Date.now() - Math.max(self._kicked, self.since || 0) > 15000) self._kick();
+          Date.now() - Math.max(self._kicked, self.since || 0, self._engineOpened || 0) > 15000) self._kick();
     }, 2000);
     this._setStatus("reconnecting");
     return this;
@@ -287,6 +290,7 @@
     var self = this;
     socket.io.on("open", function () {
       self._openedAt = mono();
+      self._engineOpened = Date.now();  // for the watchdog: a connection on its way
       self._heard();
       socket.io.engine.on("packet", function () { self._heard(); });
     });
