@@ -490,19 +490,21 @@ def run_cluster(args, procs: int, folder: Path, pg: BenchPostgres) -> dict:
     db_url = f"postgresql+psycopg://postgres@127.0.0.1:{pg.port}/{name}"
     say(f"{procs} process(es): starting")
     nginx.WORKER_CONNECTIONS = max(4096, 2 * (args.one_event or args.events * (args.phones + 2)) + 1000)  # two each
-    cluster = Cluster(folder / f"c{procs}", db_url, redis_server.url, processes=procs,
-                      extra_env={"PICKET_ACTION_BURST": "1000", "PICKET_MAX_CONNECTIONS": "12000",
-                                 "PICKET_CREATE_LIMIT_PER_MINUTE": "1000",  # 50 events from one address at once
-                                 "PICKET_TICK_SECONDS": "0.5"})  # the production tick (the tests use 0.2 s)
+    cluster = None
     try:
+        cluster = Cluster(folder / f"c{procs}", db_url, redis_server.url, processes=procs,
+                          extra_env={"PICKET_ACTION_BURST": "1000", "PICKET_MAX_CONNECTIONS": "12000",
+                                     "PICKET_CREATE_LIMIT_PER_MINUTE": "1000",  # 50 events from one address at once
+                                     "PICKET_TICK_SECONDS": "0.5"})  # the production tick (the tests use 0.2 s)
         pids = [s.proc.pid for s in cluster.servers]
         meter_kw = {"redis_port": redis_server.port, "db": (admin, name)}
         if args.one_event:
             return asyncio.run(one_event(cluster.url, [s.url for s in cluster.servers], pids, args, meter_kw))
         return asyncio.run(day_of_action(cluster.url, pids, args, meter_kw))
     finally:
-        cluster.stop()
-        redis_server.stop()
+        if cluster is not None:
+            cluster.stop()
+        redis_server.stop()  # also when the processes did not start
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
