@@ -73,7 +73,7 @@ class BenchPhone(Phone):
         super().__init__(url, auth)
         self.sio.eio.request_timeout = 60  # Engine.IO's 5 s is too short for a handshake on a loaded shared machine
         self.reached: list[tuple[int, float]] = []
-        self.frames = self.frame_bytes = self.messages = 0
+        self.frames = self.frame_bytes = self.messages = self.refused = 0
         for name in ("snapshot", "state", "me", "console"):
             self.sio.on(name, self._received(name))
 
@@ -93,14 +93,15 @@ class BenchPhone(Phone):
         return received
 
     async def connect(self) -> "BenchPhone":
-        """Connect; a failed attempt is tried again (3 in all), as a page would."""
-        for attempt in range(3):
+        """Connect; a refused attempt (`busy` when the server is overloaded) is tried again, as a page would."""
+        for attempt in range(10):
             try:
                 return await super().connect()
             except socketio.exceptions.ConnectionError:
-                if attempt == 2:
+                self.refused += 1
+                if attempt == 9:
                     raise
-                await asyncio.sleep(1 + attempt)
+                await asyncio.sleep(min(5, 1 + attempt))
 
     def holds(self, v: int) -> float | None:
         """When this phone first held version v or newer."""
@@ -263,15 +264,16 @@ async def day_of_action(url: str, pids: list[int], args, meter_kw: dict) -> dict
     flat = [p for g in zip(*phones) for p in g]  # event by event in turn, so that every batch reaches every process
     everyone = coords + boards + flat
     t0 = time.monotonic()
-    for i in range(0, len(everyone), 100):
-        await asyncio.gather(*(p.connect() for p in everyone[i:i + 100]))
+    for i in range(0, len(everyone), 50):
+        await asyncio.gather(*(p.connect() for p in everyone[i:i + 50]))
     connect_s = time.monotonic() - t0
-    say(f"{len(everyone)} sockets connected in {connect_s:.0f} s")
+    say(f"{len(everyone)} sockets connected in {connect_s:.0f} s ({sum(p.refused for p in everyone)} attempts refused)")
     t0, acks = time.monotonic(), []
     for i in range(0, len(flat), 200):
         acks += await asyncio.gather(*(p.act("join", {"pseudonym": f"P{i + j}"}) for j, p in enumerate(flat[i:i + 200])))
     failed = [a["error"]["code"] for a in acks if not a["ok"]]
-    rates = {"connects/s": round(len(everyone) / connect_s), "joins/s": round(len(acks) / (time.monotonic() - t0), 1)}
+    rates = {"connects/s": round(len(everyone) / connect_s, 1), "connect attempts refused": sum(p.refused for p in everyone),
+             "joins/s": round(len(acks) / (time.monotonic() - t0), 1)}
     say(f"{len(flat) - len(failed)} joined in {time.monotonic() - t0:.0f} s ({len(failed)} failed: {set(failed)})")
     entries = [[a["result"]["entry"] for a in acks[k::len(events)] if a["ok"]] for k in range(len(events))]
     await settle(pids)
