@@ -270,7 +270,8 @@ async def day_of_action(url: str, pids: list[int], args, meter_kw: dict) -> dict
     say(f"{len(everyone)} sockets connected in {connect_s:.0f} s ({sum(p.refused for p in everyone)} attempts refused)")
     t0, acks = time.monotonic(), []
     for i in range(0, len(flat), 200):
-        acks += await asyncio.gather(*(p.act("join", {"pseudonym": f"P{i + j}"}) for j, p in enumerate(flat[i:i + 200])))
+        acks += await asyncio.gather(*(p.act("join", {"pseudonym": f"P{i + j}"}, give_up=600)
+                                       for j, p in enumerate(flat[i:i + 200])))
     failed = [a["error"]["code"] for a in acks if not a["ok"]]
     rates = {"connects/s": round(len(everyone) / connect_s, 1), "connect attempts refused": sum(p.refused for p in everyone),
              "joins/s": round(len(acks) / (time.monotonic() - t0), 1)}
@@ -292,7 +293,7 @@ async def day_of_action(url: str, pids: list[int], args, meter_kw: dict) -> dict
         await asyncio.sleep(PAUSE * k / len(events))  # the events do not act in lockstep
         for c in range(args.changes):
             sent = time.monotonic()
-            ack = await coords[k].act("move", {"entry": entries[k][-1 - c % len(entries[k])], "to": 1})
+            ack = await coords[k].act("move", {"entry": entries[k][-1 - c % len(entries[k])], "to": 1}, give_up=600)
             assert ack["ok"], ack
             deadline = time.monotonic() + 60
             while any(p.v < ack["v"] for p in phones[k]) and time.monotonic() < deadline:
