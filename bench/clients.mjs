@@ -62,6 +62,8 @@ class Phone {
         });
       });
       s.once("connect", () => { this.connected = true; resolve(); });
+      // a server that closes the socket before answering the namespace (overloaded) must not leave us waiting
+      s.once("disconnect", () => resolve());
       s.once("connect_error", (e) => {
         refused[e.message] = (refused[e.message] || 0) + 1;
         this.connected = false;

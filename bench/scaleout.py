@@ -73,7 +73,7 @@ class BenchPhone(Phone):
         super().__init__(url, auth)
         self.sio.eio.request_timeout = 60  # Engine.IO's 5 s is too short for a handshake on a loaded shared machine
         self.reached: list[tuple[int, float]] = []
-        self.frames = self.frame_bytes = self.messages = 0
+        self.frames = self.frame_bytes = self.messages = self.refused = 0
         for name in ("snapshot", "state", "me", "console"):
             self.sio.on(name, self._received(name))
 
@@ -93,14 +93,15 @@ class BenchPhone(Phone):
         return received
 
     async def connect(self) -> "BenchPhone":
-        """Connect; a failed attempt is tried again (3 in all), as a page would."""
-        for attempt in range(3):
+        """Connect; a refused attempt (`busy` when the server is overloaded) is tried again, as a page would."""
+        for attempt in range(10):
             try:
                 return await super().connect()
             except socketio.exceptions.ConnectionError:
-                if attempt == 2:
+                self.refused += 1
+                if attempt == 9:
                     raise
-                await asyncio.sleep(1 + attempt)
+                await asyncio.sleep(min(5, 1 + attempt))
 
     def holds(self, v: int) -> float | None:
         """When this phone first held version v or newer."""
@@ -263,15 +264,17 @@ async def day_of_action(url: str, pids: list[int], args, meter_kw: dict) -> dict
     flat = [p for g in zip(*phones) for p in g]  # event by event in turn, so that every batch reaches every process
     everyone = coords + boards + flat
     t0 = time.monotonic()
-    for i in range(0, len(everyone), 100):
-        await asyncio.gather(*(p.connect() for p in everyone[i:i + 100]))
+    for i in range(0, len(everyone), 50):
+        await asyncio.gather(*(p.connect() for p in everyone[i:i + 50]))
     connect_s = time.monotonic() - t0
-    say(f"{len(everyone)} sockets connected in {connect_s:.0f} s")
+    say(f"{len(everyone)} sockets connected in {connect_s:.0f} s ({sum(p.refused for p in everyone)} attempts refused)")
     t0, acks = time.monotonic(), []
     for i in range(0, len(flat), 200):
-        acks += await asyncio.gather(*(p.act("join", {"pseudonym": f"P{i + j}"}) for j, p in enumerate(flat[i:i + 200])))
+        acks += await asyncio.gather(*(p.act("join", {"pseudonym": f"P{i + j}"}, give_up=600)
+                                       for j, p in enumerate(flat[i:i + 200])))
     failed = [a["error"]["code"] for a in acks if not a["ok"]]
-    rates = {"connects/s": round(len(everyone) / connect_s), "joins/s": round(len(acks) / (time.monotonic() - t0), 1)}
+    rates = {"connects/s": round(len(everyone) / connect_s, 1), "connect attempts refused": sum(p.refused for p in everyone),
+             "joins/s": round(len(acks) / (time.monotonic() - t0), 1)}
     say(f"{len(flat) - len(failed)} joined in {time.monotonic() - t0:.0f} s ({len(failed)} failed: {set(failed)})")
     entries = [[a["result"]["entry"] for a in acks[k::len(events)] if a["ok"]] for k in range(len(events))]
     await settle(pids)
@@ -290,7 +293,7 @@ async def day_of_action(url: str, pids: list[int], args, meter_kw: dict) -> dict
         await asyncio.sleep(PAUSE * k / len(events))  # the events do not act in lockstep
         for c in range(args.changes):
             sent = time.monotonic()
-            ack = await coords[k].act("move", {"entry": entries[k][-1 - c % len(entries[k])], "to": 1})
+            ack = await coords[k].act("move", {"entry": entries[k][-1 - c % len(entries[k])], "to": 1}, give_up=600)
             assert ack["ok"], ack
             deadline = time.monotonic() + 60
             while any(p.v < ack["v"] for p in phones[k]) and time.monotonic() < deadline:
@@ -490,19 +493,21 @@ def run_cluster(args, procs: int, folder: Path, pg: BenchPostgres) -> dict:
     db_url = f"postgresql+psycopg://postgres@127.0.0.1:{pg.port}/{name}"
     say(f"{procs} process(es): starting")
     nginx.WORKER_CONNECTIONS = max(4096, 2 * (args.one_event or args.events * (args.phones + 2)) + 1000)  # two each
-    cluster = Cluster(folder / f"c{procs}", db_url, redis_server.url, processes=procs,
-                      extra_env={"PICKET_ACTION_BURST": "1000", "PICKET_MAX_CONNECTIONS": "12000",
-                                 "PICKET_CREATE_LIMIT_PER_MINUTE": "1000",  # 50 events from one address at once
-                                 "PICKET_TICK_SECONDS": "0.5"})  # the production tick (the tests use 0.2 s)
+    cluster = None
     try:
+        cluster = Cluster(folder / f"c{procs}", db_url, redis_server.url, processes=procs,
+                          extra_env={"PICKET_ACTION_BURST": "1000", "PICKET_MAX_CONNECTIONS": "12000",
+                                     "PICKET_CREATE_LIMIT_PER_MINUTE": "1000",  # 50 events from one address at once
+                                     "PICKET_TICK_SECONDS": "0.5"})  # the production tick (the tests use 0.2 s)
         pids = [s.proc.pid for s in cluster.servers]
         meter_kw = {"redis_port": redis_server.port, "db": (admin, name)}
         if args.one_event:
             return asyncio.run(one_event(cluster.url, [s.url for s in cluster.servers], pids, args, meter_kw))
         return asyncio.run(day_of_action(cluster.url, pids, args, meter_kw))
     finally:
-        cluster.stop()
-        redis_server.stop()
+        if cluster is not None:
+            cluster.stop()
+        redis_server.stop()  # also when the processes did not start
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
