@@ -1,4 +1,4 @@
-"""The coordinator's side of the `console` message in Python, for tests: what static/js/net.js (consoleView,
+"""The coordinator's side of the `console` message in Python, for tests: what static/js/console/views.js (ConsoleViews,
 applyConsole) does with it, so a test can follow a console through whole views and patches."""
 from __future__ import annotations
 

@@ -59,38 +59,6 @@
     });
   }
 
-  /** The console view a `console` patch gives from the view it names as its base (coordinator/domain/views.py
-   * console_patch): `lists` first (rows kept as [first old index, count] ranges, new rows whole, then `position`
-   * renumbered), then `patch`. Only what changes is copied: rows kept are shared with `view`, left as it was. */
-  function applyConsole(view, msg) {
-    var copies = [];
-    function own(node) {
-      if (node === null || typeof node !== "object" || copies.indexOf(node) >= 0) return node;
-      var copy = Array.isArray(node) ? node.slice() : Object.assign({}, node);
-      copies.push(copy);
-      return copy;
-    }
-    var out = own(view), lists = msg.lists || {};
-    Object.keys(lists).forEach(function (path) {
-      var keys = path.split("."), old = out, rows = [], op = lists[path], f = op.renumber;
-      for (var i = 0; i < keys.length; i++) old = old[keys[i]];
-      op.rows.forEach(function (r) {
-        if (Array.isArray(r)) rows.push.apply(rows, old.slice(r[0], r[0] + r[1]));
-        else rows.push(r);
-      });
-      for (var j = 0; f && j < rows.length; j++) {
-        if (rows[j][f] !== j + 1) { rows[j] = Object.assign({}, rows[j]); rows[j][f] = j + 1; }
-      }
-      copies.push(rows);
-      var set = {};
-      set[path] = rows;
-      setPaths(out, set, own);
-    });
-    setPaths(out, msg.patch || {}, own);
-    out.v = msg.v;
-    out.key = msg.key;
-    return out;
-  }
 
   /**
    * Create a client. opts: {auth: function () -> object, onSnapshot(snap), onState(msg), onMe(msg),
@@ -116,7 +84,7 @@
     this._hi = null;       // clock: the smallest server_now - (monotonic time asked) seen: >= the true offset
     this._hiAt = 0;        // monotonic time of that sample (old samples are replaced)
     this._skew = null;     // Date.now() - monotonic time when the samples were taken (a jump drops them)
-    this._connecting = true;  // no snapshot yet on this connection (consoleView)
+    this._connecting = true;  // no snapshot yet on this connection (console/views.js)
   }
 
   Client.prototype.now = function () {
@@ -227,7 +195,7 @@
     });
     this._listenLink(socket);
     socket.on("disconnect", function (reason) {
-      // Until the snapshot of the next connection (consoleView). Not set on "connect": Socket.IO hands the page the
+      // Until the snapshot of the next connection (console/views.js). Not set on "connect": Socket.IO hands the page the
       // messages that came before its connect packet (the snapshot may) before it fires "connect".
       self._connecting = true;
       if (self.closed) return;
@@ -341,60 +309,16 @@
     });
   };
 
-  var CONSOLE_VIEWS = 4;  // console views kept as bases for patches: one per server process that sends them, and more
-
-  Client.prototype.consoleView = function (msg) {
-    /** The whole view a `console` message gives (null: nothing to draw). A patch applies to the view it names as its
-     * base, kept from an earlier message or snapshot; several server processes each send patches against the last
-     * view they sent, so a few are kept. A patch against a view not held asks for a snapshot, unless one is on its
-     * way (the server sends one on every connect, sometimes just after the patch its own connection caused), the view
-     * it gives is held already (a snapshot taken after it was made), or it is older than the newest view held (a late
-     * message from another process). */
-    if (!msg) return null;
-    var view = msg, views = this._views = this._views || [];
-    if (msg.patch) {
-      var base = views.filter(function (w) { return w.key === msg.base; })[0];
-      if (!base && views.some(function (w) { return w.key === msg.key; })) return null;  // held already (a snapshot)
-      if (!base) {
-        var newest = views.length ? Math.max.apply(null, views.map(function (w) { return w.v; })) : 0;
-        if (msg.v < newest) return null;
-        this._missed = msg;  // the snapshot asked for (or on its way) may be older: _snapshot looks again
-        if (!this._connecting && (!this._resyncAt || Date.now() - this._resyncAt > ACK_TIMEOUT_MS)) {
-          this._resyncAt = Date.now();
-          this.refresh();
-        }
-        return null;
-      }
-      view = applyConsole(base, msg);
-    }
-    this._keepView(view);
-    return view;
-  };
-
-  Client.prototype._keepView = function (view) {
-    /** Keep a console view as the base of later patches (the newest CONSOLE_VIEWS by arrival). */
-    if (!view || typeof view.key !== "string") return;
-    var views = this._views = (this._views || []).filter(function (w) { return w.key !== view.key; });
-    views.push(view);
-    if (views.length > CONSOLE_VIEWS) views.shift();
-  };
-
   Client.prototype._snapshot = function (snap, askedAt) {
     /** A full view: always accepted (it is the truth now), even if older than a message seen before. */
     if (!snap) return;
-    var missed = this._missed;
-    this._missed = null;
-    this._resyncAt = 0;
     this._connecting = false;
-    this._keepView(snap);
     this._clock(snap.server_now, askedAt);
     this.v = snap.v;
     this.meV = snap.v;
     this.pub = snap.public || null;
     if (this.opts.onSnapshot) this.opts.onSnapshot(snap);
     this._release();
-    // A console patch that could not be applied while this snapshot was on its way, and that it may not include.
-    if (missed && snap.key && missed.key !== snap.key && missed.v >= snap.v) this.refresh();
   };
 
   Client.prototype._state = function (msg) {
@@ -520,5 +444,5 @@
   };
 
   global.PQNet = {Client: Client, randomId: randomId, movePosition: movePosition, applyPatch: applyPatch,
-                  applyConsole: applyConsole};
+                  setPaths: setPaths, ACK_TIMEOUT_MS: ACK_TIMEOUT_MS};
 })(window);

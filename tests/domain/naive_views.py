@@ -187,7 +187,7 @@ def coordinator(session: Session, ev: Event, now: int, coordinator_id: int | Non
              "revoked": c.revoked_at is not None,
              "last_seen_at": c.last_seen_at}
             for c in session.scalars(select(Coordinator).where(Coordinator.event_id == ev.id).order_by(Coordinator.id))]
-    return {
+    view = {
         "role": "coordinator", "v": ev.version, "server_now": now,
         "public": public(session, ev, now, names=True),
         "announcements": announcements(session, ev),
@@ -200,6 +200,10 @@ def coordinator(session: Session, ev: Event, now: int, coordinator_id: int | Non
         "line": line, "active": active, "past": past[:200], "log": log, "team": team,
         "joining": joining, "requests": [entry_row(e, None, spots, participants, sockets) for e in requests[:500]],
     }
+    # The key names the view's database content for console patches; it is a digest of the view, not a builder of
+    # its own (tests/test_console_patch.py checks what it covers).
+    view["key"] = views.console_key(view)
+    return view
 
 
 def same_payloads(p, out=None) -> None:

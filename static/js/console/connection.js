@@ -1,11 +1,12 @@
 /* The console's connection: the coordinator token (from the address bar into storage), the passphrase (memory
  * only), the gate shown without them, and the socket (PQNet from net.js: a snapshot after every reconnect and when
  * the page becomes visible again, actions re-sent with their op id until answered, the connection status).
- * Every `console` message gives the full coordinator view (whole, or as a patch that net.js applies), drawn as it
- * comes (onConsole). */
+ * Every `console` message gives the full coordinator view (whole, or as a patch that views.js applies), drawn
+ * as it comes. */
 import {T, S, $, slug, server} from "./state.js";
 import {toast, ask, errorText} from "./ui.js";
 import {draw} from "./draw.js";
+import {ConsoleViews} from "./views.js";
 
 var KEY = "pq:coordinator:" + slug;
 
@@ -71,7 +72,7 @@ export function connect() {
       if (S.passphrase) a.passphrase = S.passphrase;
       return a;
     },
-    onSnapshot: accept,
+    onSnapshot: function (snap) { views.snapshot(snap); accept(snap); },
     onStatus: setConn,
     onAnnouncement: function (a) { toast(a.text, "info"); },
     onBye: function (err) { endAccess(T.bye[err && err.code] || errorText(err)); },
@@ -85,14 +86,9 @@ export function connect() {
       showGate(err.code === "unauthorized" ? "token" : "bye", errorText(err));
     }
   });
+  var views = new ConsoleViews(S.client);  // this connection's console views, the bases of patches
   S.client.start();
-  S.client.socket.on("console", onConsole);
-}
-
-/** A `console` message (sent to the event's coordinators after every change): the whole view or a patch to one
- * held (net.js consoleView applies it, and asks for a snapshot when it cannot). */
-function onConsole(msg) {
-  accept(S.client.consoleView(msg));
+  S.client.socket.on("console", function (msg) { accept(views.take(msg)); });
 }
 
 /** Draw a coordinator view unless it is older than the one shown (presence updates keep the version). */
