@@ -70,6 +70,8 @@ async def _follow(url: str, ev: dict, act) -> None:
         assert c.page.missed == 0, [(m["v"], m.get("base"), m["key"]) for m in c.console_raw]
         patches = [m for m in c.console_raw if "patch" in m]
         whole = [m for m in c.console_raw if "patch" not in m]
-        assert len(patches) >= 5 and not whole  # each got its first view in the snapshot on connect
+        # Each got its first view in the snapshot on connect; the second console saw 4 changes, each awaited before the
+        # next (the phone's going offline may travel with the next change: the outbox merges what comes meanwhile).
+        assert len(patches) >= 4 and not whole
         biggest = max(len(json.dumps(m)) for m in patches)
         assert biggest * 10 < len(json.dumps(c.page.shown)), biggest
