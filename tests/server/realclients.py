@@ -80,8 +80,11 @@ class Peer:
             """Keep the message (a `console` message: the view it gives, when its base is held)."""
             if name == "console":
                 self.console_raw.append(data)
+                missed = self.page.missed
                 data = self.page.take(data)
                 if data is None:
+                    if self.page.missed > missed:  # as the console page does: a patch it cannot apply asks for a snapshot
+                        asyncio.ensure_future(self.snapshot())
                     return
             elif name == "snapshot" and isinstance(data, dict) and data.get("role") == "coordinator":
                 self.page.take(data)
