@@ -226,6 +226,7 @@ class ServerProcess:
                     return self
             except requests.RequestException:
                 time.sleep(0.2)
+        self.kill9()  # not left running: no fixture stops a server whose start failed, and it would add to the load
         raise RuntimeError(f"server did not start: {self.log.read_text()[-3000:]}")
 
     def kill9(self) -> None:
