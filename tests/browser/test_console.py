@@ -8,6 +8,7 @@ import time
 import pytest
 import requests
 import socketio
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 
 from conftest import new_op, new_token
@@ -371,8 +372,14 @@ def test_console_reconnects_after_a_transient_refusal(live_server, browser):
         return packet
 
     def on_polling(route):
-        """Long-polling answers hold several packets separated by the record separator."""
-        resp = route.fetch()
+        """Long-polling answers hold several packets separated by the record separator. A server that is down
+        fails the request as the network would (a handler that raised would leave it hanging, so the page
+        would see nothing wrong until its watchdog fired, and the error would surface in a later test)."""
+        try:
+            resp = route.fetch()
+        except PlaywrightError:
+            route.abort("connectionrefused")
+            return
         route.fulfill(response=resp, body="\x1e".join(rewrite(p) for p in resp.text().split("\x1e")))
 
     def on_websocket(ws):
@@ -384,18 +391,21 @@ def test_console_reconnects_after_a_transient_refusal(live_server, browser):
     # Routed before the page loads (WebSocket routing is set up when a document starts).
     page.route(re.compile(r".*/socket\.io/\?.*transport=polling.*"), on_polling)
     page.route_web_socket(re.compile(r".*/socket\.io/\?.*transport=websocket.*"), on_websocket)
-    link = create_from_start_page(page, live_server.url, "Refused once")
-    page.goto(link)
-    expect(page.locator("#conn")).to_have_text("connected")
+    try:
+        link = create_from_start_page(page, live_server.url, "Refused once")
+        page.goto(link)
+        expect(page.locator("#conn")).to_have_text("connected")
 
-    live_server.stop()
-    expect(page.locator("#conn")).not_to_have_text("connected")
-    armed.append(True)
-    live_server.start()
-    slug = re.search(r"/c/(\w+)", link).group(1)
-    Api(live_server.url, slug, "").join("After")
-    expect(page.locator("#line > li")).to_have_count(1)
-    expect(page.locator("#conn")).to_have_text("connected")
-    assert refused, "the refusal was never injected"
-    expect(page.locator("#app")).to_be_visible()
-    ctx.close()
+        live_server.stop()
+        expect(page.locator("#conn")).not_to_have_text("connected")
+        armed.append(True)
+        live_server.start()
+        slug = re.search(r"/c/(\w+)", link).group(1)
+        Api(live_server.url, slug, "").join("After")
+        expect(page.locator("#line > li")).to_have_count(1)
+        expect(page.locator("#conn")).to_have_text("connected")
+        assert refused, "the refusal was never injected"
+        expect(page.locator("#app")).to_be_visible()
+    finally:
+        page.unroute_all(behavior="ignoreErrors")
+        ctx.close()

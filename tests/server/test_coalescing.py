@@ -131,6 +131,10 @@ async def _burst(url: str, ev: dict):
         # than the merged `state` still waiting in the outbox.
         await wait_for(lambda: all(last_state_v(p) >= final["v"] for p in peers),
                        what="every phone's state chain to catch up")
+        # A `me` goes out right after its `state` but may arrive in a later read: one round trip per phone, asked
+        # after the `state` came, is answered after everything the server had already queued for that socket.
+        for p in peers:
+            await p.snapshot()
 
         tracked = {}
         for entry_id, p, (v, pos) in zip(entries, peers, starts):
