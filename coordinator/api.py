@@ -102,6 +102,19 @@ def snapshot(slug: str):
     return resp
 
 
+@bp.post("/events/<slug>/find")
+def find(slug: str):
+    """Coordinators: the people in line whose ticket or pseudonym matches body {"q"} (a POST, so that no pseudonym
+    lands in an access log's query string)."""
+    data = body()
+    unknown = set(data) - {"q"}
+    if unknown:
+        raise BadRequest(f"Unknown field(s): {', '.join(sorted(unknown))}.")
+    resp = jsonify({"ok": True, "data": queue().find(principal(slug), data.get("q"))})
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
 @bp.post("/events/<slug>/actions/<name>")
 def act(slug: str, name: str):
     """Run an action: body {"op", "args"}; the op may also come in an Idempotency-Key header."""

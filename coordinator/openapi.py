@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from .domain.actions import ACTIONS, BULK_SELECTIONS, GATES, SETTINGS
 from .domain.models import EVENT_STATES, FINAL_STATES, LIVE_STATES
+from .domain.validation import PSEUDONYM_MAX
+from .domain.views import FIND_LIMIT, LINE_WINDOW
 
 FIELD_SCHEMAS = {
     "pseudonym": {"type": "string", "maxLength": 32}, "entry": {"type": "integer"}, "spot": {"type": "integer"},
@@ -135,7 +137,9 @@ def _schemas() -> dict:
             "settings": _obj({k: {"type": "boolean" if isinstance(x, bool) else "integer"}
                               for k, x in DEFAULTS.items() if k != "board_qr"}),
             "all_spots": {"type": "array", "items": _obj({"id": INT, "label": STR, "active": BOOL})},
-            "line": {"type": "array", "items": _ref("Entry")},
+            "line": {"type": "array", "items": _ref("Entry"), "maxItems": LINE_WINDOW,
+                     "description": f"the first {LINE_WINDOW} people in line (all of them: public.counts.line; "
+                                    "the others are found with `find`)"},
             "active": {"type": "array", "items": _ref("Entry")},
             "past": {"type": "array", "items": _ref("Entry")},
             "log": {"type": "array", "items": _obj({"id": INT, "at": INT, "actor": STR, "action": STR,
@@ -144,6 +148,10 @@ def _schemas() -> dict:
             "team": {"type": "array", "items": _obj({"id": INT, "label": STR, "owner": BOOL, "online": BOOL,
                                                      "revoked": BOOL, "last_seen_at": INT_NULL})}},
             ["role", "v", "server_now", "public", "announcements", "me", "line", "active", "past", "log"]),
+        "Found": _obj({"v": INT, "q": STR,
+                       "found": {**INT, "description": f"how many matched; `line` holds the first {FIND_LIMIT}"},
+                       "line": {"type": "array", "items": _ref("Entry"), "maxItems": FIND_LIMIT,
+                                "description": "in line order, each with its `position`"}}),
         "Snapshot": {"oneOf": [_ref("ObserverSnapshot"), _ref("ParticipantSnapshot"),
                                _ref("CoordinatorSnapshot")]},
         "EntryResult": _obj({**entry_result, "already": BOOL, "to": INT, "paused": BOOL, "undoable": BOOL,
@@ -325,6 +333,18 @@ def document() -> dict:
                 "parameters": SLUG,
                 "security": [{"participant": []}, {"coordinator": []}, {}],
                 "responses": {"200": _json(snapshot, "the snapshot for the caller's role"), **ERRORS}}},
+            "/api/events/{slug}/find": {"post": {
+                "operationId": "find", "summary": "Coordinators: find people in line by ticket number or part of a "
+                                                  "pseudonym (the console lists only the first "
+                                                  f"{LINE_WINDOW} in line).",
+                "parameters": SLUG,
+                "security": [{"coordinator": []}],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": _obj(
+                    {"q": {"type": "string", "minLength": 1, "maxLength": PSEUDONYM_MAX,
+                           "description": "a ticket number (a leading # allowed) or part of a pseudonym, any case"}},
+                    ["q"])}}},
+                "responses": {"200": _json(_obj({"ok": {"const": True}, "data": _ref("Found")}),
+                                           "the matching people"), **ERRORS}}},
             "/healthz": {"get": {"operationId": "health",
                                  "summary": "Readiness: the database answers and the message queue (if any) works.",
                                  "responses": {"200": _json(_obj({"ok": {"const": True}}), "ok"),

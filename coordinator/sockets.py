@@ -81,6 +81,17 @@ def on_snapshot(data=None):
         return error(e)
 
 
+def on_find(data=None):
+    """A coordinator looks for someone in a line longer than the console lists: {"q": ticket number or part of a
+    pseudonym}; the ack holds the matching people with their places (nothing is broadcast)."""
+    who = session.get("who")
+    try:
+        data = only_fields(data, {"q"}, "data")
+        return {"ok": True, "data": queue().find(who, data.get("q"))}
+    except DomainError as e:
+        return error(e)
+
+
 def on_action(data=None):
     """A participant or coordinator acts; the ack carries the result, and the change is broadcast to the rooms."""
     who = session.get("who")
@@ -131,6 +142,7 @@ def init_app(app) -> None:
     socketio.on_event("disconnect", on_disconnect)
     socketio.on_event("snapshot", on_snapshot)
     socketio.on_event("action", on_action)
+    socketio.on_event("find", on_find)
     socketio.on_event("*", on_other)
     socketio.on_error_default(on_error)
 

@@ -110,6 +110,25 @@ def test_snapshot_per_role(client, event):
     assert client.get(url, headers=par(new_token())).json["data"]["me"] is None
 
 
+def test_find_in_line(client, event):
+    """POST /find: a coordinator finds people in line by ticket or name (the query in the body, never the URL);
+    participants, observers and bad bodies get clear errors."""
+    token = new_token()
+    ok(post(client, event["slug"], "join", par(token), {"pseudonym": "Tulip"}))
+    ok(post(client, event["slug"], "add_walk_in", crd(event), {"pseudonym": "Rose"}))
+    url = f"/api/events/{event['slug']}/find"
+    r = client.post(url, json={"q": "ROSE"}, headers=crd(event))
+    assert r.status_code == 200 and r.headers["Cache-Control"] == "no-store"
+    assert [(x["pseudonym"], x["position"]) for x in r.json["data"]["line"]] == [("Rose", 2)]
+    assert client.post(url, json={"q": "#1"}, headers=crd(event)).json["data"]["line"][0]["pseudonym"] == "Tulip"
+    err(client.post(url, json={"q": "Rose"}, headers=par(token)), 403, "forbidden")
+    err(client.post(url, json={"q": "Rose"}), 403, "forbidden")
+    err(client.post(url, json={"q": ""}, headers=crd(event)), 400, "bad_request")
+    err(client.post(url, json={"q": "Rose", "x": 1}, headers=crd(event)), 400, "bad_request")
+    err(client.post(url, data="not json", headers=crd(event)), 400, "bad_request")
+    err(client.get(url, headers=crd(event)), 405, "bad_request")
+
+
 @pytest.mark.parametrize("headers,status,code", [
     ({"X-Coordinator-Token": "A" * 43}, 401, "unauthorized"),
     ({"X-Coordinator-Token": "short"}, 401, "unauthorized"),

@@ -153,6 +153,10 @@ def test_a_whole_picket_answers_as_documented(app, client, doc):
     c.act(slug, "skip", {}, owner, status=400)
     c.act(slug, "join", {"pseudonym": "Late"}, p[0], status=200)
 
+    found = c.call("POST", f"/api/events/{slug}/find", owner, {"q": "late"}, status=200).json["data"]
+    assert [e["pseudonym"] for e in found["line"]] == ["Late"], found
+    c.call("POST", f"/api/events/{slug}/find", p[0], {"q": "late"}, status=403)
+    c.call("POST", f"/api/events/{slug}/find", owner, {"q": ""}, status=400)
     c.call("GET", f"/api/events/{slug}/stats", owner, status=200)
     c.call("GET", f"/api/events/{slug}/stats", p[0], status=403)
     c.call("GET", f"/api/events/{slug}/stats/chart/line.svg", owner, status=200)

@@ -121,6 +121,27 @@ def test_connect_sends_role_snapshot(app, client, event):
     assert crd_snap["line"] == [] and "log" in crd_snap
 
 
+def test_find_in_line_for_coordinators_only(app, client, event):
+    """`find` answers a coordinator with the matching people in line and their places; anyone else, or a bad query,
+    gets a clear error; nothing is broadcast."""
+    crd = connect(app, client, {"event": event["slug"], "coordinator": event["token"]})
+    phones = [connect(app, client, {"event": event["slug"], "participant": new_token()}) for _ in range(3)]
+    for sio, name in zip(phones, ("Alpha", "Лиса", "Bravo")):
+        assert_ok(act(sio, "join", {"pseudonym": name}))
+    for sio in [crd] + phones:
+        sio.get_received()
+    ack = crd.emit("find", {"q": "ЛИС"}, callback=True)
+    assert ack["ok"] is True, ack
+    assert ack["data"]["found"] == 1 and ack["data"]["v"] == snap(crd)["v"]
+    assert [(r["pseudonym"], r["position"]) for r in ack["data"]["line"]] == [("Лиса", 2)]
+    assert crd.get_received() == [] and phones[0].get_received() == []
+    assert_error(phones[0].emit("find", {"q": "Alpha"}, callback=True), "forbidden")
+    assert_error(connect(app, client, {"event": event["slug"]}).emit("find", {"q": "Alpha"}, callback=True),
+                 "forbidden")
+    for bad in ({"q": ""}, {"q": "x" * 33}, {"q": 7}, {}, {"q": "Alpha", "extra": 1}, "Alpha", [1]):
+        assert_error(crd.emit("find", bad, callback=True), "bad_request")
+
+
 def test_snapshot_after_reconnect_shows_changes(app, client, event):
     """Disconnect, change the state, reconnect: the new snapshot has the change and a higher version."""
     token = new_token()

@@ -477,6 +477,21 @@ class Queue:
                 body["me"] = views.me(s, ev, pid, now, body["public"]["est"])
             return body
 
+    def find(self, who: Principal, query: object) -> dict:
+        """Coordinators: the people in line whose ticket number or pseudonym matches `query` (views.find_in_line),
+        for the console, which lists only the first views.LINE_WINDOW of a long line."""
+        if who is None or who.role != "coordinator":
+            raise Forbidden("Only coordinators can search the line.")
+        needle = v.plain_text(query, "q", v.PSEUDONYM_MAX)
+        with self.store.read() as s:
+            ev = s.get(Event, who.event_id)
+            if ev is None:
+                raise NotFound("No such event (it may have ended and been deleted).")
+            row = s.get(Coordinator, who.coordinator_id)
+            if row is None or row.revoked_at is not None:
+                raise Unauthorized("This coordinator link was revoked.")
+            return views.find_in_line(s, ev, needle)
+
     def me(self, event_id: int, participant_id: int) -> dict:
         """One participant's `me` message."""
         now = self.clock.now()

@@ -199,10 +199,18 @@ def _entry_rows(*where):
             .select_from(Entry.__table__.outerjoin(Participant.__table__, P.id == E.participant_id)).where(*where))
 
 
-# The console's selects, built once (they run after every change): people in line or at a spot, in line order; the
-# latest 200 who are done (equal times: in line order, as a stable sort of the line would leave them); the log with
-# the pseudonym of each row's ticket (null once its owner deleted their data).
-LIVE_ROWS = _entry_rows(E.event_id == EVENT_ID, E.state.in_(LIVE_STATES)).order_by(E.rank, E.id)
+# The console lists the first LINE_WINDOW people in line; the rest are counted (public.counts.line) and found by
+# ticket or name (`find_in_line`). A view of the whole line cost the server more per change than sending the change
+# to every phone did (27 % of its CPU at 1,000 people, docs/benchmarks.md), and a coordinator's phone cannot show
+# thousands of rows anyway.
+LINE_WINDOW = 100
+
+# The console's selects, built once (they run after every change): the first LINE_WINDOW people in line, and the
+# people called to or on a spot, each in line order; the latest 200 who are done (equal times: in line order, as a
+# stable sort of the line would leave them); the log with the pseudonym of each row's ticket (null once its owner
+# deleted their data).
+LINE_ROWS = _entry_rows(E.event_id == EVENT_ID, E.state.in_(LINE_STATES)).order_by(E.rank, E.id).limit(LINE_WINDOW)
+SPOT_ROWS = _entry_rows(E.event_id == EVENT_ID, E.state.in_(SPOT_STATES)).order_by(E.rank, E.id)
 REQUEST_ROWS = _entry_rows(E.event_id == EVENT_ID, E.state == "pending").order_by(E.joined_at, E.id).limit(500)
 PAST_ROWS = (_entry_rows(E.event_id == EVENT_ID, E.state.not_in(LIVE_STATES + ("pending",)))
              .order_by(func.coalesce(E.finished_at, 0).desc(), E.rank, E.id).limit(200))
@@ -217,19 +225,11 @@ def coordinator(session: Session, ev: Event, now: int, coordinator_id: int | Non
     """Everything coordinators need to run the line."""
     all_spots = list(session.scalars(select(Spot).where(Spot.event_id == ev.id).order_by(Spot.sort, Spot.id)))
     labels = {s.id: s.label for s in all_spots}
-    live = session.execute(LIVE_ROWS, {"event_id": ev.id}).all()
+    line = [entry_row(e, i, labels) for i, e in enumerate(session.execute(LINE_ROWS, {"event_id": ev.id}), start=1)]
+    at_spots = session.execute(SPOT_ROWS, {"event_id": ev.id}).all()
+    active = [entry_row(e, None, labels) for e in at_spots]
     past = session.execute(PAST_ROWS, {"event_id": ev.id})
-    line, active, at_spots = [], [], []
-    counts = {"waiting": 0, "away": 0}
-    for e in live:
-        row = entry_row(e, None, labels)
-        if row["state"] in LINE_STATES:
-            counts[row["state"]] += 1
-            row["position"] = len(line) + 1
-            line.append(row)
-        else:
-            at_spots.append(e)
-            active.append(row)
+    counts = line_counts(session, ev)
     log = [{"id": r.id, "at": r.at, "actor": r.actor, "action": r.action, "ticket": r.ticket,
             "pseudonym": r.pseudonym, "detail": r.detail} for r in session.execute(LOG_ROWS, {"event_id": ev.id})]
     me_row = session.get(Coordinator, coordinator_id) if coordinator_id else None
@@ -255,6 +255,30 @@ def coordinator(session: Session, ev: Event, now: int, coordinator_id: int | Non
     return view
 
 
+LINE_NAMES = (select(E.id, E.ticket, E.pseudonym).where(E.event_id == EVENT_ID, E.state.in_(LINE_STATES))
+              .order_by(E.rank, E.id))
+FIND_LIMIT = 20  # people a search of the line returns at most
+
+
+def find_in_line(session: Session, ev: Event, needle: str) -> dict:
+    """People in line beyond the console's window or not: those whose ticket number is `needle` (a leading # or №
+    allowed) or whose pseudonym contains it, ignoring case in any script (matched here, not in SQL: SQLite's LIKE
+    folds only ASCII). At most FIND_LIMIT rows as the console shows them, with their places, in line order."""
+    folded = needle.lstrip("#№ ").casefold() or needle.casefold()
+    ticket = int(folded) if folded.isdigit() and len(folded) < 10 else None
+    hits, found = {}, 0
+    for position, (entry_id, number, pseudonym) in enumerate(session.execute(LINE_NAMES, {"event_id": ev.id}),
+                                                             start=1):
+        if number == ticket or folded in (pseudonym or "").casefold():
+            found += 1
+            if len(hits) < FIND_LIMIT:
+                hits[entry_id] = position
+    labels = {s.id: s.label for s in session.scalars(select(Spot).where(Spot.event_id == ev.id))}
+    rows = session.execute(_entry_rows(E.id.in_(list(hits)))).all() if hits else []
+    people = sorted((entry_row(e, hits[e[0]], labels) for e in rows), key=lambda r: r["position"])
+    return {"v": ev.version, "q": needle, "found": found, "line": people}
+
+
 def joining(session: Session, ev: Event, now: int, labels: dict) -> dict:
     """The console's joining block (issue 8): the gate and its current code, requests waiting to be admitted, how
     many joined in the last minute against the flood alarm's threshold. Never in an observer's or a phone's view."""
@@ -263,6 +287,9 @@ def joining(session: Session, ev: Event, now: int, labels: dict) -> dict:
                                                            E.participant_id.is_not(None))) or 0
     block = {"gate": ev.gate, "paused": ev.joining_paused, "unreachable_ms": ev.unreachable_ms,
              "flood_per_min": ev.flood_per_min, "joins_last_min": recent, "flood": recent >= ev.flood_per_min}
+    if block["flood"]:  # where "Remove the flood…" starts: the first join of the last 15 minutes still in line
+        block["flood_from"] = session.scalar(select(func.min(E.joined_at)).where(
+            E.event_id == ev.id, E.joined_at > now - 15 * 60_000, E.state.in_(LINE_STATES + ("pending",))))
     if ev.gate == "onsite" and ev.gate_secret:
         block |= gate_codes.current(ev.gate_secret, ev.gate_epoch, now)
         block["display_key"] = gate_codes.display_key(ev.gate_secret)

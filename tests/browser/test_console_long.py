@@ -1,6 +1,6 @@
 """The console of a long line in headless Chromium (issue 13, part 6): after each change the page, which now gets
-patches rather than the whole line, draws the line as a fresh snapshot has it, also after a reconnect that missed a
-change."""
+patches rather than the whole line, draws the line as a fresh snapshot has it (its first LINE_WINDOW people), also
+after a reconnect that missed a change; someone further back is found by name and acted on."""
 from __future__ import annotations
 
 import time
@@ -10,6 +10,7 @@ import requests
 from playwright.sync_api import expect
 
 from conftest import new_op
+from coordinator.domain.views import LINE_WINDOW
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 expect.set_options(timeout=20_000)
@@ -54,7 +55,9 @@ def test_long_line_console_draws_every_change(server_factory, browser):
     errors = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(f"{url}/c/{slug}#k={token}")
-    expect(page.locator("#line > li")).to_have_count(PEOPLE)
+    expect(page.locator("#line > li")).to_have_count(LINE_WINDOW)
+    expect(page.locator("#line-count")).to_have_text(f"({PEOPLE})")
+    expect(page.locator("#line-more-text")).to_contain_text(str(PEOPLE - LINE_WINDOW))
     page.evaluate("""() => { window.pqGot = [];
         PQNet.current.socket.on("console", m => window.pqGot.push("patch" in m ? "patch" : "whole")); }""")
 
@@ -74,7 +77,8 @@ def test_long_line_console_draws_every_change(server_factory, browser):
     shows_snapshot()
     act("move", entry=line()[-1]["id"], to=1)
     shows_snapshot()
-    act("move", entry=line()[0]["id"], to=PEOPLE - 1)
+    back = line()[0]
+    act("move", entry=back["id"], to=PEOPLE - 1)  # far beyond the listed window: found by name below
     shows_snapshot()
     act("remove", entry=line()[PEOPLE // 2]["id"])
     act("add_walk_in", pseudonym="Late1", to=2)
@@ -94,5 +98,29 @@ def test_long_line_console_draws_every_change(server_factory, browser):
     act("move", entry=line()[0]["id"], to=10)
     shows_snapshot()
     assert page.evaluate("window.pqGot").count("whole") == 0  # the reconnect's view came as the snapshot
+
+    # Someone beyond the listed window: found by part of the name in another case, shown at their place, removed
+    # from the search result; the result follows the line as it moves.
+    snap = snapshot()
+    assert len(snap["line"]) == LINE_WINDOW and snap["public"]["counts"]["line"] > LINE_WINDOW
+    target = back["pseudonym"]
+    assert target not in {e["pseudonym"] for e in snap["line"]}
+    page.fill("#find-q", target.lower())
+    page.click("#find-form button[type=submit]")
+    found = page.locator("#found > li")
+    expect(found).to_have_count(1)
+    expect(found.first).to_contain_text(target)
+    place = int(found.first.get_attribute("data-position"))
+    assert place > LINE_WINDOW
+    act("call_next")  # the line moves up: the result is asked again and shows the new place
+    expect(found.first).to_have_attribute("data-position", str(place - 1))
+    found.first.locator("[data-act=remove]").click()
+    expect(page.locator("#confirm-dialog")).to_be_visible()
+    page.click("#confirm-ok")
+    expect(page.locator("#find-status")).to_contain_text(target.lower())  # "nobody in line matches"
+    expect(found).to_have_count(0)
+    assert requests.post(f"{url}/api/events/{slug}/find", json={"q": target}, headers={"X-Coordinator-Token": token},
+                         timeout=30).json()["data"]["found"] == 0
     assert errors == []
     ctx.close()
+

@@ -173,6 +173,9 @@ def coordinator(session: Session, ev: Event, now: int, coordinator_id: int | Non
     recent = sum(1 for e in entries if e.joined_at > now - 60_000 and e.participant_id is not None)
     joining = {"gate": ev.gate, "paused": ev.joining_paused, "unreachable_ms": ev.unreachable_ms,
                "flood_per_min": ev.flood_per_min, "joins_last_min": recent, "flood": recent >= ev.flood_per_min}
+    if joining["flood"]:
+        joining["flood_from"] = min((e.joined_at for e in entries if e.joined_at > now - 15 * 60_000
+                                     and e.state in LINE_STATES + ("pending",)), default=None)
     if ev.gate == "onsite":
         window = now // 60_000
         joining |= {"code": gate.code(ev.gate_secret, ev.gate_epoch, window), "next_at": (window + 1) * 60_000,
@@ -197,7 +200,7 @@ def coordinator(session: Session, ev: Event, now: int, coordinator_id: int | Non
                                                   "purge_after_ms")},
         "all_spots": [{"id": s.id, "label": s.label, "active": s.active} for s in
                       sorted(spots.values(), key=lambda s: (s.sort, s.id))],
-        "line": line, "active": active, "past": past[:200], "log": log, "team": team,
+        "line": line[:views.LINE_WINDOW], "active": active, "past": past[:200], "log": log, "team": team,
         "joining": joining, "requests": [entry_row(e, None, spots, participants, sockets) for e in requests[:500]],
     }
     # The key names the view's database content for console patches; it is a digest of the view, not a builder of

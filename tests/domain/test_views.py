@@ -2,9 +2,11 @@
 import json
 from bisect import bisect_left
 
+import pytest
 from hypothesis import given, settings, strategies as st
 
 from coordinator.domain import views
+from coordinator.domain.errors import BadRequest, Forbidden
 from coordinator.domain.line import FEW, shifts
 
 from . import naive_views as naive
@@ -211,6 +213,46 @@ def test_payloads_equal_naive_builders_past_and_log_limits(make_picket):
     p.c("call_next")
     naive.same_payloads(p)
     naive.same_payloads(p, p.c("end"))
+
+
+def test_console_lists_the_first_people_and_finds_anyone(make_picket):
+    """The console view lists the first LINE_WINDOW people in line and counts all; `find` looks anyone up by ticket
+    number or part of a name (any case, Cyrillic included), with their place now, in line order, at most
+    FIND_LIMIT of them, and the same rows as the console shows."""
+    p = make_picket(spots=("A",), auto_call=False, max_queue=1000)
+    p.start()
+    n = views.LINE_WINDOW + 25
+    people = crowd(p, [f"Person{i:03d}" for i in range(n - 1)] + ["Ёжик Последний"])
+    view = p.snapshot()
+    assert [r["id"] for r in view["line"]] == [e for _, e in people[:views.LINE_WINDOW]]
+    assert [r["position"] for r in view["line"]] == list(range(1, views.LINE_WINDOW + 1))
+    assert view["public"]["counts"]["line"] == n
+
+    last = p.q.find(p.coord, "  ёЖИК ")  # SQLite's LIKE folds only ASCII: matched in Python
+    assert (last["found"], [r["id"] for r in last["line"]]) == (1, [people[-1][1]])
+    assert last["line"][0]["position"] == n and last["line"][0]["pseudonym"] == "Ёжик Последний"
+    assert last["v"] == view["v"] and last["q"] == "ёЖИК"
+
+    deep = people[110][1]
+    by_ticket = p.q.find(p.coord, f"#{p.entry(deep).ticket}")
+    assert {r["id"]: r["position"] for r in by_ticket["line"]}[deep] == 111
+
+    many = p.q.find(p.coord, "person")
+    assert many["found"] == n - 1 and len(many["line"]) == views.FIND_LIMIT
+    assert many["line"] == view["line"][:views.FIND_LIMIT]  # the console's own rows, places included
+    assert p.q.find(p.coord, "nobody-has-this")["found"] == 0
+
+    p.c("call_next")  # the first person leaves the line: everyone behind moves up one place
+    assert p.q.find(p.coord, "ёжик")["line"][0]["position"] == n - 1
+    assert p.q.find(p.coord, "Person000")["found"] == 0  # called: no longer in line
+
+    with pytest.raises(Forbidden):
+        p.q.find(people[0][0], "Person")
+    with pytest.raises(Forbidden):
+        p.q.find(p.observer(), "Person")
+    for bad in ("", "   ", "x" * 33, 5, None, ["Person"], "a\u0000b"):
+        with pytest.raises(BadRequest):
+            p.q.find(p.coord, bad)
 
 
 # ---------------------------------------------------------------- patches of the public block (`state` messages)

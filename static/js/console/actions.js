@@ -65,7 +65,7 @@ function onAction(btn) {
   var opts = {button: btn};
   if (action === "up" || action === "down") {
     var to = e.position + (action === "up" ? -1 : 1);
-    if (to < 1 || to > S.snap.line.length) return;
+    if (to < 1 || to > S.snap.public.counts.line) return;
     return act("move", {entry: entry, to: to}, {button: btn, undo: {entry: entry, position: e.position}});
   }
   if (action === "skip" && e && e.position) opts.undo = {entry: entry, position: e.position};

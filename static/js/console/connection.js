@@ -7,6 +7,7 @@ import {T, S, $, slug, server} from "./state.js";
 import {toast, ask, errorText} from "./ui.js";
 import {draw} from "./draw.js";
 import {ConsoleViews} from "./views.js";
+import {refreshFind} from "./find.js";
 
 var KEY = "pq:coordinator:" + slug;
 
@@ -99,6 +100,7 @@ function accept(s) {
   server.learn(s.server_now);
   showApp();
   draw(s);
+  refreshFind(s);
 }
 
 /** A new op id (16 random bytes, hex): a call, skip or removal gets its own, so that the engine can undo exactly

@@ -90,7 +90,7 @@ function drawHead(s) {
     $("ended-note").textContent = fmt(T.w.ended, {time: timeOfDay(ev.purge_at, T.locale)});
   }
   $("call-next").hidden = ev.state === "ended";
-  var waiting = s.line.some(function (e) { return e.state === "waiting"; });
+  var waiting = s.public.counts.waiting > 0;
   var why = callBlocked(s, ev, waiting);
   $("call-next").disabled = !!why || !!S.busy["call_next:"];
   $("call-hint").textContent = why ? T.call_hint[why] : "";
@@ -170,37 +170,60 @@ function badges(e) {
   return out;
 }
 
+/** One person in line, with the actions on them (`total`: how many are in line in all; only the listed line
+ * reorders by drag and drop, not the search results). */
+function personRow(s, e, total, draggable) {
+  var live = s.public.event.state === "live";
+  return h("li", {class: "person", draggable: draggable ? "true" : null, "data-entry": e.id,
+                  "data-position": e.position}, [
+    h("span", {class: "pos", "aria-hidden": "true", text: e.position}),
+    h("div", {class: "who"}, [
+      h("strong", {text: e.pseudonym}), " ",
+      h("span", {class: "muted", text: fmt(T.w.ticket, {n: e.ticket}) + " · " + T.w.waited + " "}),
+      h("span", {class: "muted", "data-since": e.joined_at}, [clock(base() - e.joined_at)]),
+      h("span", {class: "sr-only", text: " · " + fmt(T.w.pos_of, {n: e.position, total: total})}),
+      h("div", {class: "badges"}, badges(e))]),
+    h("div", {class: "btns"}, [
+      undoHere(s, e.id),
+      actBtn("call_next", T.btn.call, {"data-entry": e.id, class: "btn primary", disabled: !live}),
+      actBtn("up", "↑", {"data-entry": e.id, "aria-label": T.btn.up + ": " + e.pseudonym, title: T.btn.up,
+                         disabled: e.position === 1}),
+      actBtn("down", "↓", {"data-entry": e.id, "aria-label": T.btn.down + ": " + e.pseudonym, title: T.btn.down,
+                           disabled: e.position === total}),
+      actBtn("skip", T.btn.skip, {"data-entry": e.id, disabled: e.position === total}),
+      actBtn("detain", T.btn.detain, {"data-entry": e.id, class: "btn warn"}),
+      actBtn("remove", T.btn.remove, {"data-entry": e.id, class: "btn danger"}),
+      messageBtn(e)])]);
+}
+
+/** The listed line (the server lists the first people of a long line), then "more in line" and the search. */
 function drawLine(s) {
   var list = $("line");
   list.textContent = "";
-  var live = s.public.event.state === "live";
-  var n = s.line.length;
-  $("line-count").textContent = "(" + n + ")";
+  var total = s.public.counts.line;
+  $("line-count").textContent = "(" + total + ")";
   drawUndoBar(s);
-  $("line-empty").hidden = n > 0;
-  $("line-help").hidden = n < 2;
-  s.line.forEach(function (e) {
-    var li = h("li", {class: "person", draggable: "true", "data-entry": e.id, "data-position": e.position}, [
-      h("span", {class: "pos", "aria-hidden": "true", text: e.position}),
-      h("div", {class: "who"}, [
-        h("strong", {text: e.pseudonym}), " ",
-        h("span", {class: "muted", text: fmt(T.w.ticket, {n: e.ticket}) + " · " + T.w.waited + " "}),
-        h("span", {class: "muted", "data-since": e.joined_at}, [clock(base() - e.joined_at)]),
-        h("span", {class: "sr-only", text: " · " + fmt(T.w.pos_of, {n: e.position, total: n})}),
-        h("div", {class: "badges"}, badges(e))]),
-      h("div", {class: "btns"}, [
-        undoHere(s, e.id),
-        actBtn("call_next", T.btn.call, {"data-entry": e.id, class: "btn primary", disabled: !live}),
-        actBtn("up", "↑", {"data-entry": e.id, "aria-label": T.btn.up + ": " + e.pseudonym, title: T.btn.up,
-                           disabled: e.position === 1}),
-        actBtn("down", "↓", {"data-entry": e.id, "aria-label": T.btn.down + ": " + e.pseudonym, title: T.btn.down,
-                             disabled: e.position === n}),
-        actBtn("skip", T.btn.skip, {"data-entry": e.id, disabled: e.position === n}),
-        actBtn("detain", T.btn.detain, {"data-entry": e.id, class: "btn warn"}),
-        actBtn("remove", T.btn.remove, {"data-entry": e.id, class: "btn danger"}),
-        messageBtn(e)])]);
-    list.appendChild(li);
-  });
+  $("line-empty").hidden = total > 0;
+  $("line-help").hidden = s.line.length < 2;
+  s.line.forEach(function (e) { list.appendChild(personRow(s, e, total, true)); });
+  var more = total - s.line.length;
+  $("line-more").hidden = more <= 0 && !S.found;
+  $("line-more-text").textContent = more > 0 ? fmt(T.find.more, {n: more}) : "";
+  drawFound(s, total);
+}
+
+/** The answer to the last search of the line (find.js), refreshed by find.js when the line changes. */
+function drawFound(s, total) {
+  var list = $("found");
+  list.textContent = "";
+  var f = S.found;
+  if (!f) {
+    $("find-status").textContent = S.finding ? T.find.searching : "";
+    return;
+  }
+  $("find-status").textContent = !f.found ? fmt(T.find.none, {q: f.q})
+    : f.found > f.line.length ? fmt(T.find.first, {n: f.found, shown: f.line.length}) : fmt(T.find.found, {n: f.found});
+  f.line.forEach(function (e) { list.appendChild(personRow(s, e, total, false)); });
 }
 
 function drawPast(s) {

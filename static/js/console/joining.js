@@ -74,10 +74,7 @@ function clearFlood() {
   $("joining-sec").querySelector("details.fold").open = true;  // folded below the line on a phone
   box.open = true;
   root.querySelector("input[name=bulk-select][value=joined]").checked = true;
-  var recent = (S.snap.line || []).concat(S.snap.requests || []).map(function (e) { return e.joined_at; });
-  var now = server.now();
-  var from = Math.min.apply(null, recent.filter(function (t) { return t >= now - 15 * 60000; }).concat([now]));
-  $("bulk-since").value = hhmm(from);
+  $("bulk-since").value = hhmm(S.snap.joining.flood_from || server.now());  // the server knows the whole line
   $("bulk-until").value = hhmm(server.now());
   box.scrollIntoView({block: "start"});
   countBulk();

@@ -1,17 +1,20 @@
 /* The coordinator console (templates/console.html): live view of the line and every engine action, over Socket.IO.
  * The server owns time and truth: every view comes from the server and is drawn as it comes; countdowns use the
  * server clock. The parts: state.js (what they share), ui.js (elements, toasts, dialogs), connection.js (token,
- * gate, socket), draw.js (the view), actions.js (buttons and forms), joining.js (the joining section), stats.js. */
+ * gate, socket), draw.js (the view), actions.js (buttons and forms), find.js (searching a long line), joining.js (the
+ * joining section), stats.js. */
 import {root, S, $} from "./state.js";
 import {tick} from "./draw.js";
 import {wireActions} from "./actions.js";
 import {wireJoining} from "./joining.js";
 import {wireStats} from "./stats.js";
+import {wireFind} from "./find.js";
 import {takeToken, showGate, connect, wireConnection} from "./connection.js";
 
 wireActions();
 wireJoining();
 wireStats();
+wireFind();
 wireConnection();
 
 // On a phone the log, settings, team and statistics start folded: spots and the line come first. A section link

@@ -16,7 +16,9 @@ export var S = {
   token: null,
   passphrase: null,  // kept in memory only: a seized phone should not hand it over
   busy: {},          // "action:entry" keys with an action in flight (their buttons stay disabled)
-  lastUndo: null     // {op, entry, v}: the latest call, skip or removal the engine can undo
+  lastUndo: null,    // {op, entry, v}: the latest call, skip or removal the engine can undo
+  found: null,       // the answer to the last search of the line (find.js): {v, q, found, line}
+  finding: null      // the search being asked: {q}
 };
 
 export function $(id) { return document.getElementById(id); }
@@ -25,7 +27,7 @@ export function $(id) { return document.getElementById(id); }
 export function entryById(id) {
   var snap = S.snap;
   if (!snap) return null;
-  var all = snap.line.concat(snap.active, snap.past);
+  var all = snap.line.concat(snap.active, snap.past, S.found ? S.found.line : []);
   for (var i = 0; i < all.length; i++) if (all[i].id === id) return all[i];
   return null;
 }
