@@ -73,9 +73,23 @@ def _send_state(app: Flask, event_id: int, msg: dict, touched: set, last: dict |
     else:
         socketio.emit("state", par, to=room(event_id, "par"))
         socketio.emit("state", obs, to=room(event_id, "obs"))
-    q = services(app).queue
-    for pid in sorted(touched):
-        socketio.emit("me", q.me(event_id, pid), to=personal_room(pid))
+    _send_mes(app, event_id, touched)
+
+
+def _send_mes(app: Flask, event_id: int, touched: set) -> None:
+    """A fresh `me` to each participant whose own entry changed. Each is read from the database when sent: one that
+    finds it busy is tried again a moment later with the rest (Outbox.again), since a phone that was just called
+    learns it from its `me` and no later change may come to tell it."""
+    q, left = services(app).queue, sorted(touched)
+    while left:
+        try:
+            socketio.emit("me", q.me(event_id, left[0]), to=personal_room(left[0]))
+        except Exception as e:
+            if not is_busy(e):
+                raise
+            services(app).outbox.again(app, "a participant's `me`", lambda: _send_mes(app, event_id, set(left)), e)
+            return
+        left.pop(0)
 
 
 def _public_or_patch(block: dict, last: dict | None, skip: tuple = ()) -> dict:
@@ -113,6 +127,9 @@ def compose(first: tuple[list, list], then: tuple[list, list], bound: int) -> tu
 
 
 BURST = 3  # changes an event may send back to back before coalescing starts
+# A send that found the database busy (a console view, a `me`) is tried again 1, 2, ... AGAIN_TRIES seconds later:
+# the consoles and phones would otherwise show the change only after the next one, which may never come.
+AGAIN_TRIES = 5
 COST_SHARE = 2  # a `state` waits at least this many times as long as sending the previous one took
 # ... but never longer than this. A send's time is wall time, and it includes waiting for the CPU behind every other
 # green thread (the database reads of `me`): with hundreds of phones reconnecting after a process died, one send
@@ -248,17 +265,49 @@ class Outbox:
                 if msg is not None:
                     self._send(app, event_id, msg, touched)
                 else:
-                    q = services(app).queue
-                    for pid in sorted(touched):
-                        socketio.emit("me", q.me(event_id, pid), to=personal_room(pid))
-        except Exception as e:  # a purged event or a database hiccup: clients resync with a snapshot
+                    _send_mes(app, event_id, touched)
+        except Exception as e:  # a purged event: its clients get `bye`
             log_failure("delayed broadcast", e)
 
+    def again(self, app: Flask, what: str, send, error: Exception, attempt: int = 1) -> None:
+        """Run `send` again `attempt` seconds from now, after it found the database busy (`error`); up to AGAIN_TRIES
+        times, then one log line (the next change or reconnect brings the client up to date)."""
+        if attempt > AGAIN_TRIES:
+            log_failure(what, error)
+            return
+
+        def later():
+            """The next try."""
+            socketio.sleep(attempt)
+            try:
+                with app.app_context():
+                    send()
+            except Exception as e:  # noqa: BLE001
+                if is_busy(e):
+                    self.again(app, what, send, e, attempt + 1)
+                else:
+                    log_failure(what, e)
+        socketio.start_background_task(later)
+
+    def _console_now(self, app: Flask, event_id: int) -> None:
+        """Build and send the console view now (again later if the database is busy); never raises."""
+        try:
+            took = _send_console(app, event_id)
+        except Exception as e:  # noqa: BLE001 - a purged event, or a database too busy right now
+            if is_busy(e):
+                self.again(app, "a console update", lambda: _send_console(app, event_id), e)
+            else:
+                log_failure("console update", e)
+            return
+        with self.lock:
+            self._slot(event_id)["console_gap"] = 3 * took
+
     def console(self, app: Flask, event_id: int) -> None:
-        """Rebuild the coordinators' view now, or once at the end of the current window."""
+        """Rebuild the coordinators' view now, or once at the end of the current window (never raises: a database
+        too busy to build it gets it built again a moment later)."""
         window = app.config.get("BROADCAST_WINDOW_MS", 0) / 1000
         if window <= 0:
-            _send_console(app, event_id)
+            self._console_now(app, event_id)
             return
         with self.lock:
             slot, now = self._slot(event_id), time.monotonic()
@@ -271,9 +320,7 @@ class Outbox:
             else:
                 slot["console_at"], wait = now, None
         if wait is None:
-            took = _send_console(app, event_id)
-            with self.lock:
-                self._slot(event_id)["console_gap"] = 3 * took
+            self._console_now(app, event_id)
         else:
             socketio.start_background_task(self._console_later, app, event_id, wait)
 
@@ -285,13 +332,8 @@ class Outbox:
             if slot is None:
                 return
             slot["console_timer"], slot["console_at"] = False, time.monotonic()
-        try:
-            with app.app_context():
-                took = _send_console(app, event_id)
-            with self.lock:
-                self._slot(event_id)["console_gap"] = 3 * took
-        except Exception as e:  # the next change or presence update sends a fresh one
-            log_failure("delayed console update", e)
+        with app.app_context():
+            self._console_now(app, event_id)
 
 
 

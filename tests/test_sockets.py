@@ -602,6 +602,44 @@ def test_presence_write_meeting_a_busy_database_is_retried(app, client, event, m
     assert failures == {"connected": 0, "disconnected": 0}
 
 
+def test_console_and_me_meeting_a_busy_database_are_sent_again(app, client, monkeypatch):
+    """A console view or a `me` that finds the database busy after a committed change is built and sent again a
+    moment later: the coordinator and the person called see the change without waiting for the next one (which, at
+    the end of a burst, may never come)."""
+    from sqlalchemy import exc
+    q, event = services(app).queue, make_event(client, auto_call=False)
+    crd = connect(app, client, {"event": event["slug"], "coordinator": event["token"]})
+    par = connect(app, client, {"event": event["slug"], "participant": new_token()})
+    assert_ok(act(par, "join", {"pseudonym": "Tulip"}))
+    assert_ok(act(crd, "start"))
+    crd.get_received(), par.get_received()
+    real = {"console": q.console, "me": q.me}
+    failures = {"console": 2, "me": 1}
+
+    def flaky(name):
+        def build(*args):
+            """Busy the first time(s), then the real read."""
+            if failures[name]:
+                failures[name] -= 1
+                raise exc.TimeoutError("QueuePool limit of size 1 overflow 0 reached")
+            return real[name](*args)
+        return build
+    monkeypatch.setattr(q, "console", flaky("console"))
+    monkeypatch.setattr(q, "me", flaky("me"))
+    ack = act(crd, "call_next")
+    assert_ok(ack)
+    got = {"console": [], "me": []}
+
+    def arrived(name: str, sio) -> bool:
+        """Whether a `name` message of the call's version (or newer) has come."""
+        got[name] += [m["args"][0] for m in sio.get_received() if m["name"] == name]
+        return any(m.get("v", 0) >= ack["v"] for m in got[name])
+    until(lambda: arrived("console", crd), "the console view, built again after two busy tries")
+    until(lambda: arrived("me", par), "the called person's `me`, sent again after a busy try")
+    assert [m for m in got["me"] if m.get("v", 0) >= ack["v"]][-1]["me"]["state"] == "called"
+    assert failures == {"console": 0, "me": 0}
+
+
 def until(predicate, what: str, timeout: float = 15) -> None:
     """Poll a condition (the retries sleep 1 s, then 2 s)."""
     deadline = time.monotonic() + timeout

@@ -34,6 +34,15 @@ def test_spread_clients_see_one_version_chain(server_factory, pg_url, redis_url)
     assert result["refreshes"] == [0] * len(records)
 
 
+def chained(record: dict, last_v: int) -> bool:
+    """Whether the `state` messages a client got link its first snapshot's version to last_v, in any order."""
+    links = {prev: v for _, prev, v in record["got"]}
+    v = record["v"]
+    while v < last_v and v in links:
+        v = max(v, links[v])
+    return v >= last_v
+
+
 async def _spread(urls: list[str], ev: dict) -> tuple[list[dict], int]:
     """Connect, join everyone at once, call a few; return each client's record and the last version."""
     t0, slug = time.monotonic(), ev["slug"]
@@ -52,6 +61,10 @@ async def _spread(urls: list[str], ev: dict) -> tuple[list[dict], int]:
             assert acks[-1]["ok"], acks[-1]
         last_v = max(a["v"] for a in acks)
         await wait_for(lambda: all(p.last_v() >= last_v for p in everyone), what="every client to get the last version")
+        # ... and every `state` on the way there: a process's outbox may send an older version after another process
+        # sent a newer one (its arrival time decides whether the page would have asked for a snapshot meanwhile).
+        await wait_for(lambda: all(chained(p.record(), last_v) for p in phones + boards),
+                       what="every client to get every version up to the last")
         return [p.record() for p in phones + boards], last_v
     finally:
         await asyncio.gather(*(p.close() for p in everyone))

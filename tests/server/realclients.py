@@ -117,8 +117,11 @@ class Peer:
             pass
 
     def last_v(self) -> int:
-        """The newest version this client has seen in any message."""
+        """The newest version this client has seen in any message, or shows (a console that got a patch it could
+        not apply asked for a snapshot, as the page does: `page.shown`)."""
         vs = [m["v"] for k in ("snapshot", "state", "me", "console") for m in self.got[k] if m and "v" in m]
+        if self.page.shown:
+            vs.append(self.page.shown.get("v", 0))
         return max(vs, default=0)
 
 
