@@ -576,21 +576,7 @@ def test_busy_database_answers_busy(app, client, event, monkeypatch):
 def test_presence_write_meeting_a_busy_database_is_retried(app, client, event, monkeypatch):
     """Recording a socket, or forgetting it, that finds the database busy neither refuses the connection nor leaves a
     closed phone online: the write is tried again in the background."""
-    from sqlalchemy import exc
-    q = services(app).queue
-    real = {"connected": q.connected, "disconnected": q.disconnected}
-    failures = {"connected": 1, "disconnected": 2}
-
-    def flaky(name):
-        def write(*args):
-            """Busy the first time(s), then the real write."""
-            if failures[name]:
-                failures[name] -= 1
-                raise exc.TimeoutError("QueuePool limit of size 1 overflow 0 reached")
-            return real[name](*args)
-        return write
-    monkeypatch.setattr(q, "connected", flaky("connected"))
-    monkeypatch.setattr(q, "disconnected", flaky("disconnected"))
+    failures = busy_at_first(monkeypatch, services(app).queue, {"connected": 1, "disconnected": 2})
     crd = connect(app, client, {"event": event["slug"], "coordinator": event["token"]})  # its first write is busy
     assert any(m["name"] == "snapshot" for m in crd.connect_messages)  # connected all the same
     par = connect(app, client, {"event": event["slug"], "participant": new_token()})
@@ -606,26 +592,13 @@ def test_console_and_me_meeting_a_busy_database_are_sent_again(app, client, monk
     """A console view or a `me` that finds the database busy after a committed change is built and sent again a
     moment later: the coordinator and the person called see the change without waiting for the next one (which, at
     the end of a burst, may never come)."""
-    from sqlalchemy import exc
-    q, event = services(app).queue, make_event(client, auto_call=False)
+    event = make_event(client, auto_call=False)
     crd = connect(app, client, {"event": event["slug"], "coordinator": event["token"]})
     par = connect(app, client, {"event": event["slug"], "participant": new_token()})
     assert_ok(act(par, "join", {"pseudonym": "Tulip"}))
     assert_ok(act(crd, "start"))
     crd.get_received(), par.get_received()
-    real = {"console": q.console, "me": q.me}
-    failures = {"console": 2, "me": 1}
-
-    def flaky(name):
-        def build(*args):
-            """Busy the first time(s), then the real read."""
-            if failures[name]:
-                failures[name] -= 1
-                raise exc.TimeoutError("QueuePool limit of size 1 overflow 0 reached")
-            return real[name](*args)
-        return build
-    monkeypatch.setattr(q, "console", flaky("console"))
-    monkeypatch.setattr(q, "me", flaky("me"))
+    failures = busy_at_first(monkeypatch, services(app).queue, {"console": 2, "me": 1})
     ack = act(crd, "call_next")
     assert_ok(ack)
     got = {"console": [], "me": []}
@@ -638,6 +611,24 @@ def test_console_and_me_meeting_a_busy_database_are_sent_again(app, client, monk
     until(lambda: arrived("me", par), "the called person's `me`, sent again after a busy try")
     assert [m for m in got["me"] if m.get("v", 0) >= ack["v"]][-1]["me"]["state"] == "called"
     assert failures == {"console": 0, "me": 0}
+
+
+def busy_at_first(monkeypatch, queue, failures: dict) -> dict:
+    """Make each named Queue method fail like an exhausted pool as many times as `failures` says, then work; returns
+    the counts left (all 0 once every failure happened)."""
+    from sqlalchemy import exc
+
+    def flaky(name, real):
+        def call(*args):
+            """Busy the first time(s), then the real call."""
+            if failures[name]:
+                failures[name] -= 1
+                raise exc.TimeoutError("QueuePool limit of size 1 overflow 0 reached")
+            return real(*args)
+        return call
+    for name in failures:
+        monkeypatch.setattr(queue, name, flaky(name, getattr(queue, name)))
+    return failures
 
 
 def until(predicate, what: str, timeout: float = 15) -> None:
