@@ -70,24 +70,21 @@ class Effects:
         """Send coordinators a fresh console view (at once, or once at the end of the broadcast window)."""
         self.services.outbox.console(self.app, event_id)
 
-    def presence(self, event_id: int, write, attempt: int = 0) -> None:
+    def presence(self, event_id: int, write) -> None:
         """Run a presence write, `write(retry)`, and tell the consoles. A busy database neither refuses a connection
-        nor leaves a closed socket online: the write is tried again in the background, up to 5 times, further apart
-        each time."""
-        try:
-            if write(attempt > 0):
+        nor leaves a closed socket online: the write is tried again in the background (`Outbox.again`, the same
+        retries as a console view or a `me` that found the database busy)."""
+        def run(retry: bool) -> None:
+            """The write, then the consoles' update if coordinators may see a change."""
+            if write(retry):
                 self.console(event_id)
-        except Exception as e:
-            if not is_busy(e) or attempt >= 5:
+        try:
+            run(False)
+        except Exception as e:  # noqa: BLE001
+            if not is_busy(e):
                 log.warning("presence update failed: %s", e.__class__.__name__)
                 return
-            socketio.start_background_task(self._presence_later, event_id, write, attempt + 1)
-
-    def _presence_later(self, event_id: int, write, attempt: int) -> None:
-        """The retry of a presence write that found the database busy."""
-        socketio.sleep(attempt)
-        with self.app.app_context():
-            self.presence(event_id, write, attempt)
+            self.services.outbox.again(self.app, "presence update", lambda: run(True), e)
 
     def revoke(self, coordinator_id: int) -> None:
         """Tell a revoked coordinator's tabs and close them (through the message queue when there are several
