@@ -4,6 +4,7 @@ with at most one short log line, and Socket.IO's reserved event names kept away 
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 import time
 
@@ -165,6 +166,33 @@ class GuardedSocket(eio_socket.Socket):
     def _websocket_handler(self, ws):
         return super()._websocket_handler(_GuardedWebSocket(ws, self))
 
+    def poll(self):
+        """The packets to send next. Once the socket is a WebSocket, its writer waits for them without a timeout.
+
+        Engine.IO's own poll() waits at most ping_interval + ping_timeout, which under eventlet starts and cancels
+        a hub timer around every single frame the writer sends: a fifth of the server's CPU per recipient of a
+        broadcast (docs/benchmarks.md, "A timer per frame"). The writer of a WebSocket needs no timeout: when the
+        reader ends (the client closed, or its socket timed out after the same ping_interval + ping_timeout), and
+        when the server closes the socket (a missed pong, a refusal), Engine.IO puts None in the queue, which ends
+        the writer. A long-polling GET keeps the timeout (it must answer within it)."""
+        if not self.upgraded:
+            return super().poll()
+        packets = [self.queue.get()]
+        self.queue.task_done()
+        if packets == [None]:
+            return []
+        while True:  # then whatever else waits, without blocking (as Engine.IO does)
+            try:
+                pkt = self.queue.get(block=False)
+            except self.server.get_queue_empty_exception():
+                break
+            self.queue.task_done()
+            if pkt is None:
+                self.queue.put(None)
+                break
+            packets.append(pkt)
+        return packets
+
 
 class _GuardedWebSocket:
     """The server's WebSocket as Engine.IO reads it: frames over budget end the socket, malformed text frames are
@@ -298,6 +326,18 @@ def bounded_simple_websocket(base: type) -> type:
                 return False  # the reader stops and closes the connection
             time.sleep(0)  # a green yield under gevent; lets other threads take the GIL in threading mode
             return keep_going
+
+        def close(self, reason=None, message=None):
+            """Send the close frame, then end the connection. simple-websocket's server would wait for the client's
+            own close frame with its reader blocked in recv() for ever: a phone that vanished (a cut network, no
+            FIN) kept its socket, and in threading mode a thread, after Engine.IO had closed it for missed pongs."""
+            try:
+                super().close(reason=reason, message=message)
+            finally:
+                try:
+                    self.sock.shutdown(socket.SHUT_RD)  # the reader's recv() returns as at an EOF, and it closes the socket
+                except OSError:
+                    pass
 
     class BoundedWebSocketWSGI(base):
         def __init__(self, handler, server, **kwargs):

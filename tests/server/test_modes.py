@@ -5,6 +5,7 @@ import asyncio
 import re
 import secrets
 import socket
+import time
 
 import pytest
 import realclients  # noqa: E402
@@ -108,3 +109,64 @@ async def _coordinator_with_passphrase(url: str, ev: dict) -> None:
                             wait_timeout=10)
     assert errors and errors[0]["data"]["code"] == "passphrase_required", errors
     await wrong.disconnect()
+
+
+def _ws_frame(text: str) -> bytes:
+    """A masked client text frame (RFC 6455)."""
+    data, mask = text.encode(), secrets.token_bytes(4)
+    head = bytes([0x81, 0x80 | len(data)]) if len(data) < 126 else bytes([0x81, 0xFE]) + len(data).to_bytes(2, "big")
+    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(data))
+
+
+def _ws_frames(buf: bytes) -> tuple[list[bytes], bytes]:
+    """The complete unmasked server frames at the start of `buf` (their payloads), and what is left."""
+    out = []
+    while len(buf) >= 2:
+        n, at = buf[1] & 0x7F, 2
+        if n == 126:
+            if len(buf) < 4:
+                break
+            n, at = int.from_bytes(buf[2:4], "big"), 4
+        elif n == 127:
+            if len(buf) < 10:
+                break
+            n, at = int.from_bytes(buf[2:10], "big"), 10
+        if len(buf) < at + n:
+            break
+        out.append(buf[at:at + n])
+        buf = buf[at + n:]
+    return out, buf
+
+
+@pytest.mark.parametrize("mode", ["eventlet", "gevent", "threading"])
+def test_a_client_that_stops_answering_pings_is_closed(server_factory, mode):
+    """A phone that vanished without closing (it stops answering pings) has its socket closed by the server within
+    ping_interval + ping_timeout, whatever the WebSocket's writer is waiting for (it waits without a timeout)."""
+    srv = server_factory(mode=mode, extra_env={"PICKET_PING_INTERVAL": "1", "PICKET_PING_TIMEOUT": "2"})
+    ev = create_event(srv.url)
+    key = "dGhlIHNhbXBsZSBub25jZQ=="
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=30) as s:
+        s.sendall((f"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: 127.0.0.1:{srv.port}\r\n"
+                   f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                   "Sec-WebSocket-Version: 13\r\n\r\n").encode())
+        buf = b""
+        while b"\r\n\r\n" not in buf:
+            buf += s.recv(4096)
+        head, buf = buf.split(b"\r\n\r\n", 1)
+        assert head.startswith(b"HTTP/1.1 101"), head
+        s.sendall(_ws_frame('40{"event":"%s"}' % ev["slug"]))  # an observer; then silence
+        got, t0 = [], time.monotonic()
+        while True:
+            try:
+                chunk = s.recv(4096)
+            except TimeoutError:
+                raise AssertionError("the server kept a silent client's socket open for 30 s") from None
+            if not chunk:
+                break
+            frames, buf = _ws_frames(buf + chunk)
+            got += frames
+        took = time.monotonic() - t0
+    texts = [f.decode(errors="replace") for f in got]
+    assert any(t.startswith("42[\"snapshot\"") for t in texts), texts[:5]  # it was served
+    assert "2" in texts, texts  # and pinged
+    assert took < 20, f"the server kept a silent client's socket open for {took:.0f} s"
