@@ -73,17 +73,18 @@ def _send_state(app: Flask, event_id: int, msg: dict, touched: set, last: dict |
     else:
         socketio.emit("state", par, to=room(event_id, "par"))
         socketio.emit("state", obs, to=room(event_id, "obs"))
-    _send_mes(app, event_id, touched)
+    _send_mes(app, event_id, touched, (msg["v"], msg["public"]["est"]))
 
 
-def _send_mes(app: Flask, event_id: int, touched: set) -> None:
-    """A fresh `me` to each participant whose own entry changed. Each is read from the database when sent: one that
-    finds it busy is tried again a moment later with the rest (Outbox.again), since a phone that was just called
-    learns it from its `me` and no later change may come to tell it."""
+def _send_mes(app: Flask, event_id: int, touched: set, est: tuple[int, dict] | None = None) -> None:
+    """A fresh `me` to each participant whose own entry changed. Each is read from the database when sent (with the
+    estimates `est` of the `state` just sent, if the event is still at its version): one that finds it busy is tried
+    again a moment later with the rest (Outbox.again), since a phone that was just called learns it from its `me`
+    and no later change may come to tell it."""
     q, left = services(app).queue, sorted(touched)
     while left:
         try:
-            socketio.emit("me", q.me(event_id, left[0]), to=personal_room(left[0]))
+            socketio.emit("me", q.me(event_id, left[0], est), to=personal_room(left[0]))
         except Exception as e:
             if not is_busy(e):
                 raise

@@ -335,7 +335,7 @@ def bounded_simple_websocket(base: type) -> type:
                 super().close(reason=reason, message=message)
             finally:
                 try:
-                    self.sock.shutdown(socket.SHUT_RD)  # the reader's recv() returns as at an EOF, and it closes the socket
+                    self.sock.shutdown(socket.SHUT_RD)  # the reader's recv() returns as at an EOF, and it closes
                 except OSError:
                     pass
 

@@ -660,6 +660,7 @@ def spots(ctx, who, args):
         spot.label, spot.sort, spot.active = w["label"], i, True
         ctx.session.add(spot)
     ctx.session.flush()
+    ctx.spots = None  # what the rest of the transaction reads as the active spots
     ctx.log("spots", None, ",".join(w["label"] for w in wanted))
     return {"spots": len(wanted)}
 

@@ -35,6 +35,7 @@ class Ctx:
     undo: dict | None = None  # how to put back the one person this action changed (see actions.remember_for_undo)
     participant_id: int | None = None  # the calling participant's id as this transaction leaves it (join, delete_me)
     called: list = field(default_factory=list)  # entries called in this transaction (their phones get an alert)
+    spots: list | None = None  # the active spots, read once per transaction (`active_spots`; `spots` resets it)
 
     def log(self, action: str, entry: Entry | None = None, detail: str = "") -> None:
         """Record an action for the event log (pseudonyms are joined in only when the log is shown)."""
@@ -106,8 +107,11 @@ NEXT_WAITING = (select(Entry).where(Entry.event_id == bindparam("event_id"), Ent
 
 
 def active_spots(ctx: Ctx) -> list[Spot]:
-    """Spots in use, in display order."""
-    return list(ctx.session.scalars(ACTIVE_SPOTS, {"event_id": ctx.event.id}))
+    """Spots in use, in display order: read once per transaction (a change asked for them three times), since only
+    the `spots` action changes them, and it forgets them (`ctx.spots = None`)."""
+    if ctx.spots is None:
+        ctx.spots = list(ctx.session.scalars(ACTIVE_SPOTS, {"event_id": ctx.event.id}))
+    return list(ctx.spots)
 
 
 def holders(ctx: Ctx) -> tuple[dict, dict]:
@@ -161,9 +165,9 @@ def unreachable(ctx: Ctx, entry: Entry) -> bool:
 def call(ctx: Ctx, entry: Entry, spot: Spot, busy_until: int | None) -> None:
     """Call a person to a spot; they must check in within the grace time after the spot frees (the short
     `unreachable_ms` instead when nothing can reach them: see `unreachable`)."""
+    lost = ctx.event.unreachable_ms < ctx.event.grace_ms and unreachable(ctx, entry)  # before the entry changes:
+    grace = ctx.event.unreachable_ms if lost else ctx.event.grace_ms  # its query would flush it, a 2nd UPDATE
     entry.state, entry.spot_id, entry.called_at, entry.arrived_at = "called", spot.id, ctx.now, None
-    lost = ctx.event.unreachable_ms < ctx.event.grace_ms and unreachable(ctx, entry)
-    grace = ctx.event.unreachable_ms if lost else ctx.event.grace_ms
     entry.deadline_at = max(ctx.now, busy_until or ctx.now) + grace
     ctx.event.calls += 1
     ctx.session.flush()
@@ -250,20 +254,22 @@ def next_waiting(ctx: Ctx) -> Entry | None:
     return ctx.session.scalars(NEXT_WAITING, {"event_id": ctx.event.id}).first()
 
 
-def advance(ctx: Ctx) -> None:
+def advance(ctx: Ctx) -> tuple[dict, dict] | None:
     """Apply every transition that is due now, until none is (slot ends, no-shows, starts, automatic calls).
+    Returns the spots' holders as it leaves them (as `holders` would read them now; None when the event is not live),
+    for a caller that goes on to `next_due` or the public block without changing anything in between.
 
     The log names no actor for them: they are automatic, whoever's action made them due (a call after a
     participant's Finish is not the participant's)."""
     with ctx.as_system():
-        _advance(ctx)
+        return _advance(ctx)
 
 
-def _advance(ctx: Ctx) -> None:
+def _advance(ctx: Ctx) -> tuple[dict, dict] | None:
     """`advance` itself."""
     ev = ctx.event
     if ev.state != "live":
-        return
+        return None
     for _ in range(1000):  # each round changes something or stops; the bound only guards against a bug
         progressed = False
         on, called = holders(ctx)
@@ -283,8 +289,9 @@ def _advance(ctx: Ctx) -> None:
                 if person is not None:
                     call(ctx, person, spot, cur.ends_at if cur else None)
                     progressed = True
-        if not progressed:
-            return
+        if not progressed:  # this round changed nothing: the holders it read are the current ones
+            return on, called
+    return None
 
 
 def next_due(ctx: Ctx, spots: list[Spot] | None = None, held: tuple[dict, dict] | None = None) -> int | None:

@@ -293,8 +293,7 @@ class Queue:
                 ln.advance(ctx)
             ctx.actor = who.actor_label
             result = act.handler(ctx, who, args)
-            ln.advance(ctx)
-            out = self._finish(ctx)
+            out = self._finish(ctx, ln.advance(ctx))
             # An undo is offered only when this transaction changed nobody but that one person (no automatic call
             # of someone else came with it); the undo itself checks that nothing changed since.
             undo = ctx.undo if ctx.undo and all(r.ticket == ctx.undo["ticket"] for r in ctx.logs) else None
@@ -340,10 +339,11 @@ class Queue:
             return who.as_participant(row.id if row else None)
         return who
 
-    def _finish(self, ctx: ln.Ctx) -> Outcome:
+    def _finish(self, ctx: ln.Ctx, held: tuple[dict, dict] | None = None) -> Outcome:
         """Bump the version (guarded), schedule the ticker and build the shared broadcast, inside the transaction.
 
-        The transaction must have called `ln.watch` before it changed anything (for the position moves).
+        The transaction must have called `ln.watch` before it changed anything (for the position moves). `held`: the
+        spots' holders as `ln.advance` just left them, when it was the last thing to run (else they are read here).
         """
         s, ev = ctx.session, ctx.event
         if not ctx.changed:
@@ -353,7 +353,7 @@ class Queue:
             row.line = counts["waiting"] + counts["away"]
         s.add_all(ctx.logs)
         old = ev.version
-        spots, held = ln.active_spots(ctx), ln.holders(ctx)  # for the schedule and the public block alike
+        spots, held = ln.active_spots(ctx), held or ln.holders(ctx)  # for the schedule and the public block alike
         due = ln.next_due(ctx, spots, held)
         res = s.execute(update(Event).where(Event.id == ev.id, Event.version == old)
                         .values(version=old + 1, next_due_at=due).execution_options(synchronize_session=False))
@@ -399,11 +399,11 @@ class Queue:
                     continue
                 ctx = ln.Ctx(s, ev, now)
                 ln.watch(s)
-                ln.advance(ctx)
+                held = ln.advance(ctx)
                 if not ctx.changed:  # nothing was really due: just reschedule
-                    ev.next_due_at = ln.next_due(ctx)
+                    ev.next_due_at = ln.next_due(ctx, held=held)
                     continue
-                outs.append(self._finish(ctx))
+                outs.append(self._finish(ctx, held))
         return outs
 
     def end_stale(self) -> list[Outcome]:
@@ -492,14 +492,16 @@ class Queue:
                 raise Unauthorized("This coordinator link was revoked.")
             return views.find_in_line(s, ev, needle)
 
-    def me(self, event_id: int, participant_id: int) -> dict:
-        """One participant's `me` message."""
+    def me(self, event_id: int, participant_id: int, est: tuple[int, dict] | None = None) -> dict:
+        """One participant's `me` message. `est` = (version, the public block's estimates at that version): used when
+        the event is still at that version (as a snapshot shares them), instead of reading them again."""
         now = self.clock.now()
         with self.store.read() as s:
             ev = s.get(Event, event_id)
             if ev is None:
                 return {}
-            return {"v": ev.version, "server_now": now, "me": views.me(s, ev, participant_id, now)}
+            shared = est[1] if est is not None and est[0] == ev.version else None
+            return {"v": ev.version, "server_now": now, "me": views.me(s, ev, participant_id, now, shared)}
 
     def connected(self, who: Principal, sid: str, process: str) -> bool:
         """Record an open socket of a participant page or a coordinator (what 'online' is counted from, and how a

@@ -220,6 +220,12 @@ LOG_ROWS = (select(LogRow.id, LogRow.at, LogRow.actor, LogRow.action, LogRow.tic
                                                                  _named.c.ticket == LogRow.ticket)))
             .where(LogRow.event_id == EVENT_ID).order_by(LogRow.id.desc()).limit(100))
 
+_K = Coordinator.__table__.c
+# The event's coordinators, each online when some server process holds an open socket of theirs.
+TEAM_ROWS = (select(_K.id, _K.label, _K.owner, _K.revoked_at, _K.last_seen_at,
+                    exists().where(C.coordinator_id == _K.id).label("online"))
+             .where(_K.event_id == EVENT_ID).order_by(_K.id))
+
 
 def coordinator(session: Session, ev: Event, now: int, coordinator_id: int | None) -> dict:
     """Everything coordinators need to run the line."""
@@ -233,10 +239,9 @@ def coordinator(session: Session, ev: Event, now: int, coordinator_id: int | Non
     log = [{"id": r.id, "at": r.at, "actor": r.actor, "action": r.action, "ticket": r.ticket,
             "pseudonym": r.pseudonym, "detail": r.detail} for r in session.execute(LOG_ROWS, {"event_id": ev.id})]
     me_row = session.get(Coordinator, coordinator_id) if coordinator_id else None
-    online = set(session.scalars(select(C.coordinator_id).where(C.event_id == ev.id, C.coordinator_id.is_not(None))))
-    team = [{"id": c.id, "label": c.label, "owner": c.owner, "online": c.id in online,
+    team = [{"id": c.id, "label": c.label, "owner": c.owner, "online": bool(c.online),
              "revoked": c.revoked_at is not None, "last_seen_at": c.last_seen_at}
-            for c in session.scalars(select(Coordinator).where(Coordinator.event_id == ev.id).order_by(Coordinator.id))]
+            for c in session.execute(TEAM_ROWS, {"event_id": ev.id})]
     _, block = public_blocks(session, ev, now, counts, [s for s in all_spots if s.active],
                               _holders(session, ev, at_spots))
     view = {

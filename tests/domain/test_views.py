@@ -298,3 +298,20 @@ def test_a_list_sent_whole_when_that_is_shorter():
     old = {"spots": [{"label": "The long label of a spot", "status": "free"}]}
     new = {"spots": [{"label": "The long label of a spot", "status": "called"}]}
     assert views.public_patch(old, new) == {"spots.0.status": "called"}
+
+
+def test_a_me_ignores_estimates_of_another_version(make_picket):
+    """`Queue.me` takes the estimates of the `state` being sent only while the event is still at that version: after
+    a newer change it reads them again (an older block's spots may be free by now)."""
+    p = make_picket(spots=("A",), auto_call=False)
+    p.start()
+    crowd(p, ["Anna", "Boris"])
+    chen, _ = p.join("Chen")
+    out = p.c("call_next")
+    stale = out.public["est"] | {"free_at": [0 for _ in out.public["est"]["free_at"]], "turn_ms": 1}
+    fresh = p.q.me(p.event_id, chen.participant_id)
+    assert fresh["me"]["position"] == 2 and fresh["me"]["eta"]["mid_ms"] > 0, fresh
+    # at its version the given estimates are used
+    assert p.q.me(p.event_id, chen.participant_id, (out.v, stale))["me"]["eta"] != fresh["me"]["eta"]
+    p.c("broadcast", text="A newer version")
+    assert p.q.me(p.event_id, chen.participant_id, (out.v, stale)) == p.q.me(p.event_id, chen.participant_id)
