@@ -159,12 +159,8 @@ def close_gone(app) -> int:
               if isinstance(r, str) and r[:1] == "e" and r.endswith(":all") and r[1:-4].isdigit()}
     if not coordinators and not events:
         return 0
-    q = services(app).queue
-    doomed = [(coordinators[c], BYE_REVOKED)
-              for c in q.coordinator_tokens_revoked(list(coordinators))] if coordinators else []
-    if events:
-        alive = set(q.existing_events(list(events)))
-        doomed += [(r, BYE_DELETED) for e, r in events.items() if e not in alive]
+    revoked, deleted = services(app).queue.gone(list(coordinators), list(events))
+    doomed = [(coordinators[c], BYE_REVOKED) for c in revoked] + [(events[e], BYE_DELETED) for e in deleted]
     reasons = {sid: bye for r, bye in doomed for sid, _ in manager.get_participants("/", r)}
     for sid, bye in reasons.items():
         # The reason goes first, on the same socket: this may run (from the ticker) before the action that revoked

@@ -13,7 +13,7 @@ import threading
 from contextlib import contextmanager
 from typing import Iterator
 
-from sqlalchemy import create_engine, event as sa_event, select
+from sqlalchemy import bindparam, create_engine, event as sa_event, select
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -39,6 +39,9 @@ SQLITE_BUSY_TIMEOUT_S = 30
 # query_canceled (statement_timeout; the transaction is rolled back, so nothing was written), and the server shutting
 # down or starting up (admin_shutdown, crash_shutdown, cannot_connect_now); class 08 (connection exceptions) too.
 PG_BUSY_STATES = {"55P03", "53300", "57014", "57P01", "57P02", "57P03"}
+# An event by id, for a transaction that changes it (built once: every action runs one).
+EVENT_BY_ID = select(Event).where(Event.id == bindparam("event_id"))
+EVENT_FOR_UPDATE = EVENT_BY_ID.with_for_update()
 SQLITE_BUSY = 5  # SQLITE_BUSY: the primary result code of "database is locked" (extended codes keep it in the low byte)
 
 
@@ -176,9 +179,6 @@ class Store:
         with self._read() as session, session.begin():
             yield session
 
-    def lock_event(self, session: Session, **where) -> Event | None:
-        """Load an event and hold its lock until the transaction ends."""
-        query = select(Event).filter_by(**where)
-        if self.is_postgres:
-            query = query.with_for_update()
-        return session.scalars(query).first()
+    def lock_event(self, session: Session, event_id: int) -> Event | None:
+        """Load an event and hold its lock until the transaction ends (SQLite: the write transaction is the lock)."""
+        return session.scalars(EVENT_FOR_UPDATE if self.is_postgres else EVENT_BY_ID, {"event_id": event_id}).first()

@@ -140,10 +140,14 @@ def base_now(ev: Event, now: int) -> int:
     return ev.paused_at if ev.state == "paused" and ev.paused_at else now
 
 
-def announcements(session: Session, ev: Event, limit: int = 5) -> list[dict]:
-    """The latest announcements, newest first."""
-    return [{"id": a.id, "at": a.at, "text": a.text} for a in session.scalars(
-        select(Announcement).where(Announcement.event_id == ev.id).order_by(Announcement.id.desc()).limit(limit))]
+_A = Announcement.__table__.c
+LATEST_ANNOUNCEMENTS = select(_A.id, _A.at, _A.text).where(_A.event_id == EVENT_ID).order_by(_A.id.desc()).limit(5)
+
+
+def announcements(session: Session, ev: Event) -> list[dict]:
+    """The latest 5 announcements, newest first."""
+    return [{"id": i, "at": at, "text": text}
+            for i, at, text in session.execute(LATEST_ANNOUNCEMENTS, {"event_id": ev.id})]
 
 
 def position_of(session: Session, ev: Event, entry: Entry) -> int | None:
@@ -236,8 +240,9 @@ def coordinator(session: Session, ev: Event, now: int, coordinator_id: int | Non
     active = [entry_row(e, None, labels) for e in at_spots]
     past = session.execute(PAST_ROWS, {"event_id": ev.id})
     counts = line_counts(session, ev)
-    log = [{"id": r.id, "at": r.at, "actor": r.actor, "action": r.action, "ticket": r.ticket,
-            "pseudonym": r.pseudonym, "detail": r.detail} for r in session.execute(LOG_ROWS, {"event_id": ev.id})]
+    log = [{"id": i, "at": at, "actor": actor, "action": action, "ticket": ticket, "pseudonym": pseudonym,
+            "detail": detail}
+           for i, at, actor, action, ticket, pseudonym, detail in session.execute(LOG_ROWS, {"event_id": ev.id})]
     me_row = session.get(Coordinator, coordinator_id) if coordinator_id else None
     team = [{"id": c.id, "label": c.label, "owner": c.owner, "online": bool(c.online),
              "revoked": c.revoked_at is not None, "last_seen_at": c.last_seen_at}
