@@ -45,9 +45,11 @@ def _send_console(app: Flask, event_id: int) -> float:
     """Build and send the console view now, as a patch against the view this process sent before when it has one
     (console_message); returns the seconds the build took."""
     t0 = time.monotonic()
-    body = services(app).queue.console(event_id)
+    box = services(app).outbox
+    with box.lock:
+        public = box.events.get(event_id, {}).get("console_public")
+    body = services(app).queue.console(event_id, public)
     if body is not None:
-        box = services(app).outbox
         # One at a time per process, so the order of the patches on the wire is the order of their bases.
         with box.console_lock:
             with box.lock:
@@ -303,19 +305,19 @@ class Outbox:
         with self.lock:
             self._slot(event_id)["console_gap"] = 3 * took
 
-    def console(self, app: Flask, event_id: int) -> None:
+    def console(self, app: Flask, event_id: int, public: tuple[int, dict] | None = None) -> None:
         """Rebuild the coordinators' view now, or once at the end of the current window (never raises: a database
-        too busy to build it gets it built again a moment later)."""
+        too busy to build it gets it built again a moment later). `public` = (version, the named public block of a
+        change at that version): kept here, the newest one, for the view to take while it is current."""
         window = app.config.get("BROADCAST_WINDOW_MS", 0) / 1000
-        if window <= 0:
-            self._console_now(app, event_id)
-            return
         with self.lock:
             slot, now = self._slot(event_id), time.monotonic()
+            if public is not None and public[1] is not None and public[0] > slot.get("console_public", (0,))[0]:
+                slot["console_public"] = public
             gap = max(window, min(MAX_GAP, slot["console_gap"]))
-            if slot["console_timer"]:
+            if window > 0 and slot["console_timer"]:
                 return
-            if now - slot["console_at"] < gap:
+            if window > 0 and now - slot["console_at"] < gap:
                 slot["console_timer"] = True
                 wait = slot["console_at"] + gap - now
             else:

@@ -48,6 +48,7 @@ class Outcome:
     purged: bool = False
     public: dict | None = None
     observer_public: dict | None = None
+    named_public: dict | None = None  # the public block with the pseudonyms on the spots: the console's (never sent)
     gone: list = field(default_factory=list)
     moves: list = field(default_factory=list)
     touched: frozenset = frozenset()  # participants whose own view changed (each gets a fresh `me`)
@@ -366,7 +367,8 @@ class Queue:
         # Nobody's own view changed, nobody is alerted (as before the alerts moved into the engine).
         alerts = ln.alerts(ctx, moves) if ctx.touched else {}
         return Outcome(ev.id, ev.slug, v=ev.version, prev_v=old, changed=True, server_now=ctx.now, public=public,
-                       observer_public=named if ev.show_pseudonyms else None, gone=gone, moves=moves,
+                       observer_public=named if ev.show_pseudonyms else None, named_public=named, gone=gone,
+                       moves=moves,
                        touched=frozenset(ctx.touched), announcement=ctx.announcement, alerts=alerts)
 
     def panic(self, who: Principal) -> Outcome:
@@ -571,12 +573,17 @@ class Queue:
                 Participant.id.in_(list(participant_ids)), Participant.push.is_not(None))))
         return [(pid, json.loads(sub)) for pid, sub in rows]
 
-    def console(self, event_id: int) -> dict | None:
-        """The coordinators' shared view of an event (None once it is deleted)."""
+    def console(self, event_id: int, public: tuple[int, dict] | None = None) -> dict | None:
+        """The coordinators' shared view of an event (None once it is deleted). `public` = (version, the named public
+        block a change made at that version, Outcome.named_public): used while the event is still at that version
+        (as a snapshot shares its public block), instead of building it again."""
         now = self.clock.now()
         with self.store.read() as s:
             ev = s.get(Event, event_id)
-            return views.coordinator(s, ev, now, None) if ev else None
+            if ev is None:
+                return None
+            block = public[1] if public is not None and public[0] == ev.version else None
+            return views.coordinator(s, ev, now, None, block)
 
     def coordinator_sids(self, coordinator_id: int) -> list[str]:
         """Open sockets of one coordinator, on any server process."""

@@ -231,15 +231,15 @@ TEAM_ROWS = (select(_K.id, _K.label, _K.owner, _K.revoked_at, _K.last_seen_at,
              .where(_K.event_id == EVENT_ID).order_by(_K.id))
 
 
-def coordinator(session: Session, ev: Event, now: int, coordinator_id: int | None) -> dict:
-    """Everything coordinators need to run the line."""
+def coordinator(session: Session, ev: Event, now: int, coordinator_id: int | None, public: dict | None = None) -> dict:
+    """Everything coordinators need to run the line. `public`: the event's public block with the pseudonyms on the
+    spots, when the caller has it at the event's current version (else it is built here)."""
     all_spots = list(session.scalars(select(Spot).where(Spot.event_id == ev.id).order_by(Spot.sort, Spot.id)))
     labels = {s.id: s.label for s in all_spots}
     line = [entry_row(e, i, labels) for i, e in enumerate(session.execute(LINE_ROWS, {"event_id": ev.id}), start=1)]
     at_spots = session.execute(SPOT_ROWS, {"event_id": ev.id}).all()
     active = [entry_row(e, None, labels) for e in at_spots]
     past = session.execute(PAST_ROWS, {"event_id": ev.id})
-    counts = line_counts(session, ev)
     log = [{"id": i, "at": at, "actor": actor, "action": action, "ticket": ticket, "pseudonym": pseudonym,
             "detail": detail}
            for i, at, actor, action, ticket, pseudonym, detail in session.execute(LOG_ROWS, {"event_id": ev.id})]
@@ -247,11 +247,12 @@ def coordinator(session: Session, ev: Event, now: int, coordinator_id: int | Non
     team = [{"id": c.id, "label": c.label, "owner": c.owner, "online": bool(c.online),
              "revoked": c.revoked_at is not None, "last_seen_at": c.last_seen_at}
             for c in session.execute(TEAM_ROWS, {"event_id": ev.id})]
-    _, block = public_blocks(session, ev, now, counts, [s for s in all_spots if s.active],
-                              _holders(session, ev, at_spots))
+    if public is None:
+        _, public = public_blocks(session, ev, now, None, [s for s in all_spots if s.active],
+                                  _holders(session, ev, at_spots))
     view = {
         "role": "coordinator", "v": ev.version, "server_now": now,
-        "public": block,
+        "public": public,
         "announcements": announcements(session, ev),
         "me": {"id": me_row.id, "label": me_row.label, "owner": me_row.owner} if me_row else None,
         "settings": {k: getattr(ev, k) for k in ("slot_ms", "grace_ms", "lead_ms", "max_queue", "ready_at",

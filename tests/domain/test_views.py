@@ -315,3 +315,15 @@ def test_a_me_ignores_estimates_of_another_version(make_picket):
     assert p.q.me(p.event_id, chen.participant_id, (out.v, stale))["me"]["eta"] != fresh["me"]["eta"]
     p.c("broadcast", text="A newer version")
     assert p.q.me(p.event_id, chen.participant_id, (out.v, stale)) == p.q.me(p.event_id, chen.participant_id)
+
+
+def test_a_console_takes_the_public_block_of_its_own_version_only(make_picket):
+    """`Queue.console` takes the named public block a change made only while the event is still at that version."""
+    p = make_picket(auto_call=False)
+    p.start()
+    crowd(p, ["Anna", "Boris"])
+    out = p.c("call_next")
+    marked = out.named_public | {"next": ["marked"]}
+    assert p.q.console(p.event_id, (out.v, marked))["public"]["next"] == ["marked"]
+    p.c("broadcast", text="A newer version")
+    assert p.q.console(p.event_id, (out.v, marked)) == p.q.console(p.event_id)
