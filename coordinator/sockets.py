@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 from flask import current_app, request, session
 from flask_socketio import join_room
@@ -147,16 +148,25 @@ def init_app(app) -> None:
     socketio.on_error_default(on_error)
 
 
+_GONE_ROOMS = re.compile(r"c(\d+)|e(\d+):all")  # a coordinator's room, an event's room of everyone (broadcast.py)
+
+
 def close_gone(app) -> int:
     """Close this process's sockets that must not stay open: a revoked coordinator's, and every socket of an event
     that no longer exists (panic, purge). Found from this process's rooms, not from the `connections` table, so a
     socket whose row is missing is closed too; every process runs it from its ticker, and revocation and panic run it
     at once. Returns how many sockets were closed."""
     manager = socketio.server.manager
-    rooms = list(manager.rooms.get("/", {}))
-    coordinators = {int(r[1:]): r for r in rooms if isinstance(r, str) and r[:1] == "c" and r[1:].isdigit()}
-    events = {int(r[1:-4]): r for r in rooms
-              if isinstance(r, str) and r[:1] == "e" and r.endswith(":all") and r[1:-4].isdigit()}
+    coordinators, events = {}, {}
+    # Every socket is a room of its own too: with 5,000 phones this walks 10,000 names twice a second, so the
+    # first character sorts them out before any parsing.
+    for r in list(manager.rooms.get("/", {})):
+        if r.__class__ is str and r[:1] in ("c", "e"):
+            m = _GONE_ROOMS.fullmatch(r)
+            if m is not None and m[1]:
+                coordinators[int(m[1])] = r
+            elif m is not None:
+                events[int(m[2])] = r
     if not coordinators and not events:
         return 0
     revoked, deleted = services(app).queue.gone(list(coordinators), list(events))
