@@ -75,10 +75,10 @@ def _send_state(app: Flask, event_id: int, msg: dict, touched: set, last: dict |
     else:
         socketio.emit("state", par, to=room(event_id, "par"))
         socketio.emit("state", obs, to=room(event_id, "obs"))
-    _send_mes(app, event_id, touched, (msg["v"], msg["public"]["est"]))
+    _send_mes(app, event_id, touched, (msg["v"], msg["server_now"], msg["public"]["est"]))
 
 
-def _send_mes(app: Flask, event_id: int, touched: set, est: tuple[int, dict] | None = None) -> None:
+def _send_mes(app: Flask, event_id: int, touched: set, est: tuple[int, int, dict] | None = None) -> None:
     """A fresh `me` to each participant whose own entry changed. Each is read from the database when sent (with the
     estimates `est` of the `state` just sent, if the event is still at its version): one that finds it busy is tried
     again a moment later with the rest (Outbox.again), since a phone that was just called learns it from its `me`
@@ -305,14 +305,14 @@ class Outbox:
         with self.lock:
             self._slot(event_id)["console_gap"] = 3 * took
 
-    def console(self, app: Flask, event_id: int, public: tuple[int, dict] | None = None) -> None:
+    def console(self, app: Flask, event_id: int, public: tuple[int, int, dict] | None = None) -> None:
         """Rebuild the coordinators' view now, or once at the end of the current window (never raises: a database
-        too busy to build it gets it built again a moment later). `public` = (version, the named public block of a
-        change at that version): kept here, the newest one, for the view to take while it is current."""
+        too busy to build it gets it built again a moment later). `public` = (version, when it was built, the named
+        public block of a change): kept here, the newest one, for the view to take while it is current."""
         window = app.config.get("BROADCAST_WINDOW_MS", 0) / 1000
         with self.lock:
             slot, now = self._slot(event_id), time.monotonic()
-            if public is not None and public[1] is not None and public[0] > slot.get("console_public", (0,))[0]:
+            if public is not None and public[2] is not None and public[0] > slot.get("console_public", (0,))[0]:
                 slot["console_public"] = public
             gap = max(window, min(MAX_GAP, slot["console_gap"]))
             if window > 0 and slot["console_timer"]:

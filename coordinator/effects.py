@@ -62,13 +62,13 @@ class Effects:
             socketio.emit("announcement", out.announcement, to=room(out.event_id, "all"))
         for cid in out.revoked:
             self.revoke(cid)
-        self.console(out.event_id, (out.v, out.named_public))
+        self.console(out.event_id, (out.v, out.server_now, out.named_public))
         if out.alerts:
             push.notify(self.app, out)
 
-    def console(self, event_id: int, public: tuple[int, dict] | None = None) -> None:
+    def console(self, event_id: int, public: tuple[int, int, dict] | None = None) -> None:
         """Send coordinators a fresh console view (at once, or once at the end of the broadcast window); `public`:
-        (version, the change's named public block), which the view takes while the event is at that version."""
+        (version, when it was built, the change's named public block), which the view takes while it is current."""
         self.services.outbox.console(self.app, event_id, public)
 
     def presence(self, event_id: int, write) -> None:

@@ -84,6 +84,14 @@ def stored_answer(text: str, current_v: int) -> tuple[dict, int, str | None]:
         return data["result"], data["v"], data["action"]
     return data, current_v, None
 
+def _current(shared: tuple[int, int, dict] | None, ev: Event, now: int) -> dict | None:
+    """What `shared` = (version, built at, a part of a view) holds, if it is still current: built at the event's
+    version, less than SHARED_MS ago (its estimates depend on the time)."""
+    if shared is None or shared[0] != ev.version or not 0 <= now - shared[1] < SHARED_MS:
+        return None
+    return shared[2]
+
+
 class Queue:
     """The engine over one database."""
 
@@ -494,16 +502,17 @@ class Queue:
                 raise Unauthorized("This coordinator link was revoked.")
             return views.find_in_line(s, ev, needle)
 
-    def me(self, event_id: int, participant_id: int, est: tuple[int, dict] | None = None) -> dict:
-        """One participant's `me` message. `est` = (version, the public block's estimates at that version): used when
-        the event is still at that version (as a snapshot shares them), instead of reading them again."""
+    def me(self, event_id: int, participant_id: int, est: tuple[int, int, dict] | None = None) -> dict:
+        """One participant's `me` message. `est` = (version, when it was built, the public block's estimates): used
+        while the event is still at that version and for SHARED_MS after (as a snapshot shares them), instead of
+        reading them again."""
         now = self.clock.now()
         with self.store.read() as s:
             ev = s.get(Event, event_id)
             if ev is None:
                 return {}
-            shared = est[1] if est is not None and est[0] == ev.version else None
-            return {"v": ev.version, "server_now": now, "me": views.me(s, ev, participant_id, now, shared)}
+            me = views.me(s, ev, participant_id, now, _current(est, ev, now))
+            return {"v": ev.version, "server_now": now, "me": me}
 
     def connected(self, who: Principal, sid: str, process: str) -> bool:
         """Record an open socket of a participant page or a coordinator (what 'online' is counted from, and how a
@@ -573,17 +582,14 @@ class Queue:
                 Participant.id.in_(list(participant_ids)), Participant.push.is_not(None))))
         return [(pid, json.loads(sub)) for pid, sub in rows]
 
-    def console(self, event_id: int, public: tuple[int, dict] | None = None) -> dict | None:
-        """The coordinators' shared view of an event (None once it is deleted). `public` = (version, the named public
-        block a change made at that version, Outcome.named_public): used while the event is still at that version
-        (as a snapshot shares its public block), instead of building it again."""
+    def console(self, event_id: int, public: tuple[int, int, dict] | None = None) -> dict | None:
+        """The coordinators' shared view of an event (None once it is deleted). `public` = (version, when it was
+        built, the named public block a change made: Outcome.named_public): used while the event is still at that
+        version and for SHARED_MS after (as a snapshot shares its public block), instead of building it again."""
         now = self.clock.now()
         with self.store.read() as s:
             ev = s.get(Event, event_id)
-            if ev is None:
-                return None
-            block = public[1] if public is not None and public[0] == ev.version else None
-            return views.coordinator(s, ev, now, None, block)
+            return views.coordinator(s, ev, now, None, _current(public, ev, now)) if ev else None
 
     def coordinator_sids(self, coordinator_id: int) -> list[str]:
         """Open sockets of one coordinator, on any server process."""

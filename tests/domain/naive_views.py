@@ -230,5 +230,5 @@ def same_payloads(p, out=None) -> None:
             console = views.coordinator(s, ev, now, None, out.named_public)  # with the change's own named block
             assert json.dumps(console) == json.dumps(coordinator(s, ev, now, None))
             for pid in out.touched:  # a touched person's `me`, sent with the estimates of the change's own block
-                sent = p.q.me(ev.id, pid, (out.v, out.public["est"]))["me"]
+                sent = p.q.me(ev.id, pid, (out.v, out.server_now, out.public["est"]))["me"]
                 assert json.dumps(sent) == json.dumps(me(s, ev, pid, now))

@@ -8,6 +8,7 @@ from hypothesis import given, settings, strategies as st
 from coordinator.domain import views
 from coordinator.domain.errors import BadRequest, Forbidden
 from coordinator.domain.line import FEW, shifts
+from coordinator.domain.queue import SHARED_MS
 
 from . import naive_views as naive
 from .harness import apply_moves, apply_patch
@@ -300,30 +301,38 @@ def test_a_list_sent_whole_when_that_is_shorter():
     assert views.public_patch(old, new) == {"spots.0.status": "called"}
 
 
-def test_a_me_ignores_estimates_of_another_version(make_picket):
-    """`Queue.me` takes the estimates of the `state` being sent only while the event is still at that version: after
-    a newer change it reads them again (an older block's spots may be free by now)."""
+def test_a_me_ignores_estimates_of_another_version_or_too_old(make_picket):
+    """`Queue.me` takes the estimates of the `state` being sent only while the event is still at that version and
+    for SHARED_MS after they were built (as snapshots share theirs); else it reads them again."""
     p = make_picket(spots=("A",), auto_call=False)
     p.start()
     crowd(p, ["Anna", "Boris"])
     chen, _ = p.join("Chen")
     out = p.c("call_next")
     stale = out.public["est"] | {"free_at": [0 for _ in out.public["est"]["free_at"]], "turn_ms": 1}
+    shared = (out.v, out.server_now, stale)
     fresh = p.q.me(p.event_id, chen.participant_id)
     assert fresh["me"]["position"] == 2 and fresh["me"]["eta"]["mid_ms"] > 0, fresh
-    # at its version the given estimates are used
-    assert p.q.me(p.event_id, chen.participant_id, (out.v, stale))["me"]["eta"] != fresh["me"]["eta"]
+    # at its version, and fresh, the given estimates are used
+    assert p.q.me(p.event_id, chen.participant_id, shared)["me"]["eta"] != fresh["me"]["eta"]
+    p.q.clock.advance(SHARED_MS)
+    assert p.q.me(p.event_id, chen.participant_id, shared) == p.q.me(p.event_id, chen.participant_id)
+    shared = (out.v, p.q.clock.now(), stale)
     p.c("broadcast", text="A newer version")
-    assert p.q.me(p.event_id, chen.participant_id, (out.v, stale)) == p.q.me(p.event_id, chen.participant_id)
+    assert p.q.me(p.event_id, chen.participant_id, shared) == p.q.me(p.event_id, chen.participant_id)
 
 
 def test_a_console_takes_the_public_block_of_its_own_version_only(make_picket):
-    """`Queue.console` takes the named public block a change made only while the event is still at that version."""
+    """`Queue.console` takes the named public block a change made only while the event is still at that version and
+    for SHARED_MS after it was built."""
     p = make_picket(auto_call=False)
     p.start()
     crowd(p, ["Anna", "Boris"])
     out = p.c("call_next")
     marked = out.named_public | {"next": ["marked"]}
-    assert p.q.console(p.event_id, (out.v, marked))["public"]["next"] == ["marked"]
+    assert p.q.console(p.event_id, (out.v, out.server_now, marked))["public"]["next"] == ["marked"]
+    p.q.clock.advance(SHARED_MS)
+    assert p.q.console(p.event_id, (out.v, out.server_now, marked)) == p.q.console(p.event_id)
+    now = p.q.clock.now()
     p.c("broadcast", text="A newer version")
-    assert p.q.console(p.event_id, (out.v, marked)) == p.q.console(p.event_id)
+    assert p.q.console(p.event_id, (out.v, now, marked)) == p.q.console(p.event_id)
