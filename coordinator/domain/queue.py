@@ -86,7 +86,8 @@ def stored_answer(text: str, current_v: int) -> tuple[dict, int, str | None]:
 
 def _current(shared: tuple[int, int, dict] | None, ev: Event, now: int) -> dict | None:
     """What `shared` = (version, built at, a part of a view) holds, if it is still current: built at the event's
-    version, less than SHARED_MS ago (its estimates depend on the time)."""
+    version, less than SHARED_MS ago (its estimates depend on the time). Snapshots share their public part by this
+    rule, and the console and the `me`s take a change's own public block by it."""
     if shared is None or shared[0] != ev.version or not 0 <= now - shared[1] < SHARED_MS:
         return None
     return shared[2]
@@ -106,7 +107,7 @@ class Queue:
         self.pace = pace or Pace()
         # An event nobody ends is ended this long after its creation, so its data gets a purge time too.
         self.max_event_ms = max_event_ms
-        # (event id, names shown) -> (version, built at, public block, announcements): see snapshot()
+        # (event id, names shown) -> (version, built at, (public block, announcements)): see snapshot()
         self._shared_public: dict[tuple, tuple] = {}
 
     # ------------------------------------------------------------ events
@@ -472,13 +473,13 @@ class Queue:
             # SHARED_MS so its estimates stay fresh. Only a participant's own entry is read per client.
             names = who.role == "observer" and ev.show_pseudonyms
             key, shared = (ev.id, names), self._shared_public
-            part = shared.get(key)
-            if part is None or part[0] != ev.version or not 0 <= now - part[1] < SHARED_MS:
+            part = _current(shared.get(key), ev, now)
+            if part is None:
                 if len(shared) > 10_000:  # events come and go: never let the table grow without bound
                     shared.clear()
-                part = shared[key] = (ev.version, now, views.public(s, ev, now, names=names),
-                                      views.announcements(s, ev))
-            body = {"role": who.role, "v": ev.version, "server_now": now, "public": part[2], "announcements": part[3]}
+                part = (views.public(s, ev, now, names=names), views.announcements(s, ev))
+                shared[key] = (ev.version, now, part)
+            body = {"role": who.role, "v": ev.version, "server_now": now, "public": part[0], "announcements": part[1]}
             if who.role == "participant":
                 pid = who.participant_id
                 if pid is None:  # another tab may have joined since this caller was authenticated
