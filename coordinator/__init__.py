@@ -18,11 +18,14 @@ from .services import KEY, Services
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def create_app(test_config: dict | None = None, offload: Callable | None = None) -> Flask:
+def create_app(test_config: dict | None = None, offload: Callable | None = None,
+               socket_queue: type | None = None) -> Flask:
     """Build the app: defaults, then instance/config.py, then PICKET_* environment variables, then test_config.
 
     `offload(fn, *args)` runs slow OpenSSL and Argon2 work (a join's proof of work, passphrases) where it does not
     stop the event loop; the entry point passes eventlet's or gevent's thread pool (default: in the calling thread).
+    `socket_queue`: the queue class of each Engine.IO socket, when the entry point has a cheaper one for its async
+    mode (default: the mode's own).
     """
     app = Flask(__name__, instance_relative_config=True, template_folder=str(ROOT / "templates"),
                 static_folder=str(ROOT / "static"), instance_path=os.environ.get("PICKET_INSTANCE_PATH") or None)
@@ -52,7 +55,7 @@ def create_app(test_config: dict | None = None, offload: Callable | None = None)
     from .transport import SocketHeaders, guard
     app.wsgi_app = SocketHeaders(app.wsgi_app)  # CSP and friends on Engine.IO's polling answers too
     guard(socketio.server, app.config["SOCKET_INBOUND_MESSAGES"], app.config["SOCKET_INBOUND_BYTES"],
-          app.config["SOCKET_INBOUND_WINDOW_SECONDS"])  # binary refused, lifecycle names refused, a budget per socket
+          app.config["SOCKET_INBOUND_WINDOW_SECONDS"], socket_queue)  # binary refused, lifecycle names refused, a budget per socket
     if app.config["PROXY_FIX_X_FOR"]:  # the address limits need the phone's address, not the proxy's
         from werkzeug.middleware.proxy_fix import ProxyFix
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=int(app.config["PROXY_FIX_X_FOR"]))

@@ -166,6 +166,12 @@ class GuardedSocket(eio_socket.Socket):
     def _websocket_handler(self, ws):
         return super()._websocket_handler(_GuardedWebSocket(ws, self))
 
+    def send(self, pkt):
+        """Queue a packet for the client, as Engine.IO does, without its per-packet log call (an INFO line naming
+        the packet and its data, which this server never logs: 2 % of its CPU per recipient went into the call)."""
+        if self.check_ping_timeout():
+            self.queue.put(pkt)
+
     def poll(self):
         """The packets to send next. Once the socket is a WebSocket, its writer waits for them without a timeout.
 
@@ -181,11 +187,8 @@ class GuardedSocket(eio_socket.Socket):
         self.queue.task_done()
         if packets == [None]:
             return []
-        while True:  # then whatever else waits, without blocking (as Engine.IO does)
-            try:
-                pkt = self.queue.get(block=False)
-            except self.server.get_queue_empty_exception():
-                break
+        while self.queue.qsize():  # then whatever else waits (one reader: the writer itself), without an exception
+            pkt = self.queue.get(block=False)  # per frame for the usual empty queue
             self.queue.task_done()
             if pkt is None:
                 self.queue.put(None)
@@ -356,9 +359,10 @@ def bounded_simple_websocket(base: type) -> type:
     return BoundedWebSocketWSGI
 
 
-def guard(server: socketio.Server, messages: int, size: int, window: float) -> None:
+def guard(server: socketio.Server, messages: int, size: int, window: float, queue: type | None = None) -> None:
     """Turn Flask-SocketIO's server objects into the guarded ones (Flask-SocketIO builds them itself and takes no
-    server class, so their classes are swapped; the subclasses add no state of their own but the budget)."""
+    server class, so their classes are swapped; the subclasses add no state of their own but the budget). `queue`:
+    the class of each socket's packet queue, when the entry point gives one (wsgi.socket_queue)."""
     server.__class__ = GuardedServer
     server.packet_class = TextPacket
     server.eio.__class__ = GuardedEngineIO
@@ -367,4 +371,6 @@ def guard(server: socketio.Server, messages: int, size: int, window: float) -> N
     from engineio.async_drivers._websocket_wsgi import SimpleWebSocketWSGI
     if isinstance(ws_class, type) and issubclass(ws_class, SimpleWebSocketWSGI):
         server.eio._async = dict(server.eio._async, websocket=bounded_simple_websocket(ws_class))
+    if queue is not None:
+        server.eio._async = dict(server.eio._async, queue=queue)
     server.eio.pq_budget = (messages, size, window)

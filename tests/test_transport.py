@@ -4,6 +4,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
+import types
 
 from engineio import exceptions as eio_exceptions
 from engineio import packet
@@ -78,3 +79,37 @@ def test_long_polling_keeps_engineio_deadline():
     else:
         raise AssertionError("a long-polling poll waited for ever")
     assert time.monotonic() - t0 < 5
+
+
+def test_frames_queued_at_once_are_all_sent_in_order():
+    """The writer drains what waits behind its first frame, without waiting again, and in order."""
+    sock = _socket(upgraded=True)
+    frames = [packet.Packet(packet.MESSAGE, str(i)) for i in range(5)]
+    for f in frames:
+        sock.queue.put(f)
+    assert sock.poll() == frames
+    assert sock.queue.qsize() == 0
+
+
+class _Logger:
+    def __init__(self):
+        self.lines = []
+
+    def info(self, *args):
+        self.lines.append(args)
+
+
+def test_a_packet_is_queued_without_a_log_call_and_never_after_the_ping_deadline():
+    """GuardedSocket.send queues as Engine.IO does, but makes no log call per packet (Engine.IO's would name the
+    packet's data); a socket whose client stopped answering pings gets nothing more."""
+    sock = _socket(upgraded=True)
+    sock.server.logger, sock.server.reason = _Logger(), types.SimpleNamespace(PING_TIMEOUT="ping timeout")
+    sock.closed, sock.last_ping, sock.sid = False, None, "s"
+    frame = packet.Packet(packet.MESSAGE, "a")
+    sock.send(frame)
+    assert sock.queue.get_nowait() is frame
+    assert sock.server.logger.lines == []
+    sock.last_ping = time.time() - 10  # a ping sent 10 s ago and never answered: past ping_interval + ping_timeout
+    sock.close = lambda **kw: setattr(sock, "closed", True)
+    sock.send(frame)
+    assert sock.queue.qsize() == 0
