@@ -5,6 +5,7 @@ This module sits below every module that uses it, so it imports none of them: th
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 
 from flask import Flask, current_app
@@ -27,6 +28,10 @@ class Services:
     address_limiter: AddressLimiter  # coordinator/addrlimit.py
     create_limiter: WindowLimiter  # coordinator/security.py
     effects: Effects = field(init=False)  # coordinator/effects.py, built over the others
+    # The coordinators' rooms and events' rooms of everyone that sockets of this process entered (sockets.py): what
+    # the ticker checks for revocations and deletions (close_gone), without walking every socket's own rooms.
+    watched_rooms: set[str] = field(default_factory=set)
+    watched_lock: threading.Lock = field(default_factory=threading.Lock)
     # Set by the entry point only (wsgi.py): the message-queue check of scale-out mode (readiness.py), and the quiet
     # garbage collector (gcpolicy.py).
     queue_watch: QueueWatch | None = None

@@ -49,8 +49,11 @@ def on_connect(auth=None):
         # built-in ConnectionRefusedError would lose the reason ("Connection refused by server").
         raise Refused(e.message, e.as_dict())
     session["who"] = who
-    for r in _rooms_for(who):
-        join_room(r)
+    rooms, svc = _rooms_for(who), services()
+    with svc.watched_lock:  # never between close_gone's look at a room and its forgetting it
+        for r in rooms:
+            join_room(r)
+        svc.watched_rooms.update(r for r in rooms if _GONE_ROOMS.fullmatch(r))
     app, sid = current_app._get_current_object(), request.sid
 
     def record(retry: bool) -> bool:
@@ -157,19 +160,22 @@ def close_gone(app) -> int:
     socket whose row is missing is closed too; every process runs it from its ticker, and revocation and panic run it
     at once. Returns how many sockets were closed."""
     manager = socketio.server.manager
-    coordinators, events = {}, {}
-    # Every socket is a room of its own too: with 5,000 phones this walks 10,000 names twice a second, so the
-    # first character sorts them out before any parsing.
-    for r in list(manager.rooms.get("/", {})):
-        if r.__class__ is str and r[:1] in ("c", "e"):
+    present = manager.rooms.get("/", {})
+    svc, coordinators, events = services(app), {}, {}
+    # Only the rooms on_connect noted (every socket is a room of its own too: with 5,000 phones, walking all the
+    # names twice a second was a few per cent of the server's CPU). A room no socket holds any more is forgotten.
+    with svc.watched_lock:
+        watched = svc.watched_rooms
+        watched -= {r for r in watched if r not in present}
+        for r in watched:
             m = _GONE_ROOMS.fullmatch(r)
-            if m is not None and m[1]:
+            if m[1]:
                 coordinators[int(m[1])] = r
-            elif m is not None:
+            else:
                 events[int(m[2])] = r
     if not coordinators and not events:
         return 0
-    revoked, deleted = services(app).queue.gone(list(coordinators), list(events))
+    revoked, deleted = svc.queue.gone(list(coordinators), list(events))
     doomed = [(coordinators[c], BYE_REVOKED) for c in revoked] + [(events[e], BYE_DELETED) for e in deleted]
     reasons = {sid: bye for r, bye in doomed for sid, _ in manager.get_participants("/", r)}
     for sid, bye in reasons.items():

@@ -226,6 +226,28 @@ def test_revoked_coordinator_refused_and_disconnected(app, client, event):
     assert not socketio.test_client(app, auth=helper_auth, flask_test_client=client).is_connected()
 
 
+def test_close_gone_watches_only_the_rooms_sockets_hold(app, client, event):
+    """The ticker's sweep (close_gone) looks at the coordinators' and events' rooms that sockets entered, not at every
+    socket's own rooms, and forgets a room once no socket holds it."""
+    from coordinator.sockets import close_gone
+    watched = services(app).watched_rooms
+    owner = connect(app, client, {"event": event["slug"], "coordinator": event["token"]})
+    coordinator_room = next(r for r in watched if r.startswith("c"))
+    par = connect(app, client, {"event": event["slug"], "participant": new_token()})
+    assert_ok(act(par, "join", {"pseudonym": "Tulip"}))
+    assert {r[0] for r in watched} == {"c", "e"} and len(watched) == 2, watched  # no sid, personal or role rooms
+    with app.app_context():
+        assert close_gone(app) == 0
+    owner.disconnect()
+    with app.app_context():
+        close_gone(app)
+    assert coordinator_room not in watched and len(watched) == 1, watched  # the event's room: the phone holds it
+    par.disconnect()
+    with app.app_context():
+        close_gone(app)
+    assert not watched
+
+
 # ---------------------------------------------------------------- rooms and roles
 
 def test_room_isolation(two_events):

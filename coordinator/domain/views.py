@@ -224,6 +224,12 @@ LOG_ROWS = (select(LogRow.id, LogRow.at, LogRow.actor, LogRow.action, LogRow.tic
                                                                  _named.c.ticket == LogRow.ticket)))
             .where(LogRow.event_id == EVENT_ID).order_by(LogRow.id.desc()).limit(100))
 
+_S = Spot.__table__.c
+ALL_SPOTS = select(_S.id, _S.label, _S.active).where(_S.event_id == EVENT_ID).order_by(_S.sort, _S.id)
+# Joins by phone in the last minute (the flood alarm), from the (event_id, joined_at) index.
+RECENT_JOINS = select(func.count(E.id)).where(E.event_id == EVENT_ID, E.joined_at > bindparam("since"),
+                                              E.participant_id.is_not(None))
+
 _K = Coordinator.__table__.c
 # The event's coordinators, each online when some server process holds an open socket of theirs.
 TEAM_ROWS = (select(_K.id, _K.label, _K.owner, _K.revoked_at, _K.last_seen_at,
@@ -234,7 +240,7 @@ TEAM_ROWS = (select(_K.id, _K.label, _K.owner, _K.revoked_at, _K.last_seen_at,
 def coordinator(session: Session, ev: Event, now: int, coordinator_id: int | None, public: dict | None = None) -> dict:
     """Everything coordinators need to run the line. `public`: the event's public block with the pseudonyms on the
     spots, when the caller has it at the event's current version (else it is built here)."""
-    all_spots = list(session.scalars(select(Spot).where(Spot.event_id == ev.id).order_by(Spot.sort, Spot.id)))
+    all_spots = session.execute(ALL_SPOTS, {"event_id": ev.id}).all()
     labels = {s.id: s.label for s in all_spots}
     line = [entry_row(e, i, labels) for i, e in enumerate(session.execute(LINE_ROWS, {"event_id": ev.id}), start=1)]
     at_spots = session.execute(SPOT_ROWS, {"event_id": ev.id}).all()
@@ -294,8 +300,7 @@ def joining(session: Session, ev: Event, now: int, labels: dict) -> dict:
     """The console's joining block (issue 8): the gate and its current code, requests waiting to be admitted, how
     many joined in the last minute against the flood alarm's threshold. Never in an observer's or a phone's view."""
     from . import gate as gate_codes
-    recent = session.scalar(select(func.count(E.id)).where(E.event_id == ev.id, E.joined_at > now - 60_000,
-                                                           E.participant_id.is_not(None))) or 0
+    recent = session.scalar(RECENT_JOINS, {"event_id": ev.id, "since": now - 60_000}) or 0
     block = {"gate": ev.gate, "paused": ev.joining_paused, "unreachable_ms": ev.unreachable_ms,
              "flood_per_min": ev.flood_per_min, "joins_last_min": recent, "flood": recent >= ev.flood_per_min}
     if block["flood"]:  # where "Remove the flood…" starts: the first join of the last 15 minutes still in line
