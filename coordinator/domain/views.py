@@ -229,6 +229,9 @@ ALL_SPOTS = select(_S.id, _S.label, _S.active).where(_S.event_id == EVENT_ID).or
 # Joins by phone in the last minute (the flood alarm), from the (event_id, joined_at) index.
 RECENT_JOINS = select(func.count(E.id)).where(E.event_id == EVENT_ID, E.joined_at > bindparam("since"),
                                               E.participant_id.is_not(None))
+# Where "Remove the flood…" starts: the first join since `since` still in line or waiting to be admitted.
+FLOOD_FROM = select(func.min(E.joined_at)).where(E.event_id == EVENT_ID, E.joined_at > bindparam("since"),
+                                                 E.state.in_(LINE_STATES + ("pending",)))
 
 _K = Coordinator.__table__.c
 # The event's coordinators, each online when some server process holds an open socket of theirs.
@@ -303,9 +306,8 @@ def joining(session: Session, ev: Event, now: int, labels: dict) -> dict:
     recent = session.scalar(RECENT_JOINS, {"event_id": ev.id, "since": now - 60_000}) or 0
     block = {"gate": ev.gate, "paused": ev.joining_paused, "unreachable_ms": ev.unreachable_ms,
              "flood_per_min": ev.flood_per_min, "joins_last_min": recent, "flood": recent >= ev.flood_per_min}
-    if block["flood"]:  # where "Remove the flood…" starts: the first join of the last 15 minutes still in line
-        block["flood_from"] = session.scalar(select(func.min(E.joined_at)).where(
-            E.event_id == ev.id, E.joined_at > now - 15 * 60_000, E.state.in_(LINE_STATES + ("pending",))))
+    if block["flood"]:  # the first join of the last 15 minutes still in line
+        block["flood_from"] = session.scalar(FLOOD_FROM, {"event_id": ev.id, "since": now - 15 * 60_000})
     if ev.gate == "onsite" and ev.gate_secret:
         block |= gate_codes.current(ev.gate_secret, ev.gate_epoch, now)
         block["display_key"] = gate_codes.display_key(ev.gate_secret)
