@@ -10,7 +10,7 @@ import secrets
 from dataclasses import dataclass, field, replace
 from typing import Mapping, Protocol
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -74,6 +74,13 @@ class Passphrases(Protocol):
 # Actions that delete personal data (a person's rows; a push subscription): their old bytes are scrubbed from the
 # SQLite WAL at once (Store.scrub), as after a panic or a purge.
 SCRUB_AFTER = {"delete_me", "set_push"}
+
+# What every server process's ticker asks twice a second, built once: live events with a transition due, and of the
+# coordinators and events that have sockets on the process, those revoked and those that still exist (`gone`).
+DUE_EVENTS = select(Event.id).where(Event.state == "live", Event.next_due_at <= bindparam("now"))
+REVOKED_AMONG = select(Coordinator.id).where(Coordinator.id.in_(bindparam("ids", expanding=True)),
+                                             Coordinator.revoked_at.is_not(None))
+EVENTS_AMONG = select(Event.id).where(Event.id.in_(bindparam("ids", expanding=True)))
 
 
 def stored_answer(text: str, current_v: int) -> tuple[dict, int, str | None]:
@@ -400,7 +407,7 @@ class Queue:
         """Apply due transitions of every live event; safe to run in any number of processes at once."""
         now = self.clock.now()
         with self.store.read() as s:
-            ids = list(s.scalars(select(Event.id).where(Event.state == "live", Event.next_due_at <= now)))
+            ids = list(s.scalars(DUE_EVENTS, {"now": now}))
         outs = []
         for event_id in ids:
             with self.store.write() as s:
@@ -601,7 +608,6 @@ class Queue:
         """Of these coordinators, those revoked; of these events, those that no longer exist (purged). One read
         transaction: every server process asks twice a second (sockets.close_gone)."""
         with self.store.read() as s:
-            revoked = list(s.scalars(select(Coordinator.id).where(
-                Coordinator.id.in_(coordinator_ids), Coordinator.revoked_at.is_not(None)))) if coordinator_ids else []
-            alive = set(s.scalars(select(Event.id).where(Event.id.in_(event_ids)))) if event_ids else set()
+            revoked = list(s.scalars(REVOKED_AMONG, {"ids": coordinator_ids})) if coordinator_ids else []
+            alive = set(s.scalars(EVENTS_AMONG, {"ids": event_ids})) if event_ids else set()
         return revoked, [e for e in event_ids if e not in alive]
