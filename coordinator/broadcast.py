@@ -59,8 +59,8 @@ def _send_console(app: Flask, event_id: int) -> float:
     return time.monotonic() - t0
 
 
-def _send_state(app: Flask, event_id: int, msg: dict, touched: set, last: dict | None = None) -> None:
-    """One `state` per room, then a fresh `me` to each participant whose own entry changed.
+def _send_state(event_id: int, msg: dict, last: dict | None = None) -> None:
+    """One `state` per room (the fresh `me` of each participant whose own entry changed follows: `_send_mes`).
 
     `last` holds the public blocks this process sent for version msg["prev_v"] ({"par", "obs"}; obs None: the same
     as par): then only what changed since travels (`patch`), else the whole block (`public`).
@@ -75,7 +75,6 @@ def _send_state(app: Flask, event_id: int, msg: dict, touched: set, last: dict |
     else:
         socketio.emit("state", par, to=room(event_id, "par"))
         socketio.emit("state", obs, to=room(event_id, "obs"))
-    _send_mes(app, event_id, touched, (msg["v"], msg["server_now"], msg["public"]["est"]))
 
 
 def _send_mes(app: Flask, event_id: int, touched: set, est: tuple[int, int, dict] | None = None) -> None:
@@ -135,8 +134,8 @@ BURST = 3  # changes an event may send back to back before coalescing starts
 AGAIN_TRIES = 5
 COST_SHARE = 2  # a `state` waits at least this many times as long as sending the previous one took
 # ... but never longer than this. A send's time is wall time, and it includes waiting for the CPU behind every other
-# green thread (the database reads of `me`): with hundreds of phones reconnecting after a process died, one send
-# "took" 5 s, the next `state` of that event waited 10 s, and its phones missed the 10 s the issue allows.
+# green thread that is ready to run: with hundreds of phones reconnecting after a process died, one send "took" 5 s,
+# the next `state` of that event waited 10 s, and its phones missed the 10 s the issue allows.
 MAX_GAP = 2.0
 
 
@@ -209,17 +208,22 @@ class Outbox:
             socketio.start_background_task(self._flush_later, app, out.event_id, wait)
 
     def _send(self, app: Flask, event_id: int, msg: dict, touched: set) -> None:
-        """Send now, and remember how long it took (it sets the pace of the next sends)."""
+        """Send the `state` now, and remember how long that took (it sets the pace of the next sends); then the
+        `me` of each touched participant."""
         t0 = time.monotonic()
-        _send_state(app, event_id, msg, touched, self._last_blocks(event_id, msg))
-        took = time.monotonic() - t0  # before the yield below, which runs whatever else is waiting
+        _send_state(event_id, msg, self._last_blocks(event_id, msg))
         # With eventlet or gevent an emit only queues a packet per socket: yield so that the sockets' writers put the
-        # `state` on the wire now, before the slower work that follows (the console view, push alerts).
+        # `state` on the wire now, before the slower work that follows (the `me` reads, the console view, push
+        # alerts). The time taken counts those writers, not the `me` reads: a read that waited for the database
+        # behind a rush of joins made one send "take" most of a second, and an isolated call after the rush then
+        # waited twice that for its `state` (1.3-1.9 s on PostgreSQL in bench/run.py).
         socketio.sleep(0)
+        took = time.monotonic() - t0
         with self.lock:
             slot = self.events.get(event_id)
             if slot is not None:
                 slot["cost"] = took
+        _send_mes(app, event_id, touched, (msg["v"], msg["server_now"], msg["public"]["est"]))
 
     def _last_blocks(self, event_id: int, msg: dict) -> dict | None:
         """The public blocks sent for msg's prev_v (None when this process did not send that version), and

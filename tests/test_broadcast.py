@@ -79,3 +79,25 @@ def test_observer_with_names_gets_its_own_patch(app, client):
     got_obs, got_par = states(obs), states(p)
     assert got_obs and got_par
     assert "Visible Name" in json.dumps(got_obs[-1]) and "Visible Name" not in json.dumps(got_par[-1])
+
+
+def test_the_pace_counts_the_broadcast_not_the_me_reads(app, monkeypatch):
+    """A send's time, which sets how long the next `state` of the event waits (Outbox._gap), is the `state`'s
+    emits and its writers, not the `me` reads that follow: a read that waited for a busy database made an isolated
+    call after a rush of joins wait 1.3-1.9 s for its `state`. The `me`s still go, after the `state`."""
+    import time
+
+    from coordinator import broadcast
+    calls = []
+    monkeypatch.setattr(broadcast, "_send_state", lambda event_id, msg, last: calls.append("state"))
+
+    def slow_mes(app_, event_id, touched, est):
+        time.sleep(0.4)  # a `me` read waiting for the database
+        calls.append(("me", sorted(touched)))
+    monkeypatch.setattr(broadcast, "_send_mes", slow_mes)
+    box = broadcast.Outbox()
+    msg = {"v": 2, "prev_v": 1, "server_now": 0, "public": {"est": {}}, "observer_public": None, "gone": [],
+           "moves": [], "bound": 0}
+    box._send(app, 7, msg, {3})
+    assert calls == ["state", ("me", [3])]
+    assert box.events[7]["cost"] < 0.2, box.events[7]["cost"]
