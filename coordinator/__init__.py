@@ -54,8 +54,9 @@ def create_app(test_config: dict | None = None, offload: Callable | None = None,
         json=None, always_connect=False, manage_session=True)
     from .transport import SocketHeaders, guard
     app.wsgi_app = SocketHeaders(app.wsgi_app)  # CSP and friends on Engine.IO's polling answers too
+    # Binary refused, lifecycle names refused, a budget per socket; the entry point's queue class, if any.
     guard(socketio.server, app.config["SOCKET_INBOUND_MESSAGES"], app.config["SOCKET_INBOUND_BYTES"],
-          app.config["SOCKET_INBOUND_WINDOW_SECONDS"], socket_queue)  # binary refused, lifecycle names refused, a budget per socket
+          app.config["SOCKET_INBOUND_WINDOW_SECONDS"], socket_queue)
     if app.config["PROXY_FIX_X_FOR"]:  # the address limits need the phone's address, not the proxy's
         from werkzeug.middleware.proxy_fix import ProxyFix
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=int(app.config["PROXY_FIX_X_FOR"]))

@@ -293,7 +293,7 @@ def find_in_line(session: Session, ev: Event, needle: str) -> dict:
             found += 1
             if len(hits) < FIND_LIMIT:
                 hits[entry_id] = position
-    labels = {s.id: s.label for s in session.scalars(select(Spot).where(Spot.event_id == ev.id))}
+    labels = {s.id: s.label for s in session.execute(ALL_SPOTS, {"event_id": ev.id})}
     rows = session.execute(_entry_rows(E.id.in_(list(hits)))).all() if hits else []
     people = sorted((entry_row(e, hits[e[0]], labels) for e in rows), key=lambda r: r["position"])
     return {"v": ev.version, "q": needle, "found": found, "line": people}
